@@ -1,0 +1,140 @@
+"""What every API shares: the one error shape, domain errors, strict input, pagination.
+
+Every error leaves the API as `{"error": CODE, "detail": ...}`. Services raise
+`DomainError` subclasses with a stable `code`; serializers raise DRF validation errors,
+which are turned into `validation_error` (or a more specific code, see below) with
+per-field `{"code", "message"}` entries.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import PermissionDenied
+from django.http import Http404
+from rest_framework import exceptions, serializers, status
+from rest_framework.pagination import PageNumberPagination
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+
+
+class DomainError(Exception):
+    """A rule of the product was broken; `code` is stable and asserted on by tests."""
+
+    code = "domain_error"
+    status_code = status.HTTP_400_BAD_REQUEST
+
+    def __init__(self, detail: Any = None, *, code: str | None = None) -> None:
+        super().__init__(detail)
+        self.detail = detail if detail is not None else self.__class__.__doc__
+        if code:
+            self.code = code
+
+
+class NotAllowed(DomainError):
+    """The caller may not do this."""
+
+    code = "forbidden"
+    status_code = status.HTTP_403_FORBIDDEN
+
+
+class Conflict(DomainError):
+    """The request conflicts with the current state."""
+
+    code = "conflict"
+    status_code = status.HTTP_409_CONFLICT
+
+
+# Field-error codes that are specific enough to be the top-level code when they are the
+# only kind of error in a response; anything else is `validation_error`.
+PROMOTED_FIELD_CODES = {"unknown_field", "invalid_email", "duplicate_email"}
+
+_STATUS_CODES = {
+    status.HTTP_401_UNAUTHORIZED: "not_authenticated",
+    status.HTTP_403_FORBIDDEN: "forbidden",
+    status.HTTP_404_NOT_FOUND: "not_found",
+    status.HTTP_405_METHOD_NOT_ALLOWED: "method_not_allowed",
+    status.HTTP_406_NOT_ACCEPTABLE: "not_acceptable",
+    status.HTTP_415_UNSUPPORTED_MEDIA_TYPE: "unsupported_media_type",
+    status.HTTP_429_TOO_MANY_REQUESTS: "throttled",
+}
+
+
+def _field_errors(detail: Any) -> Any:
+    """Turn DRF ErrorDetail trees into `{"code", "message"}` leaves."""
+    if isinstance(detail, dict):
+        return {key: _field_errors(value) for key, value in detail.items()}
+    if isinstance(detail, list):
+        return [_field_errors(item) for item in detail]
+    return {"code": getattr(detail, "code", "invalid"), "message": str(detail)}
+
+
+def _leaf_codes(tree: Any) -> set[str]:
+    if isinstance(tree, dict) and set(tree) == {"code", "message"}:
+        return {tree["code"]}
+    items = tree.values() if isinstance(tree, dict) else tree if isinstance(tree, list) else []
+    codes: set[str] = set()
+    for item in items:
+        codes |= _leaf_codes(item)
+    return codes
+
+
+def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    if isinstance(exc, DomainError):
+        return Response({"error": exc.code, "detail": exc.detail}, status=exc.status_code)
+    if isinstance(exc, Http404):
+        exc = exceptions.NotFound()
+    elif isinstance(exc, PermissionDenied):
+        exc = exceptions.PermissionDenied()
+    response = drf_exception_handler(exc, context)
+    if response is None:
+        return None
+    if isinstance(exc, exceptions.ValidationError):
+        detail = _field_errors(exc.detail)
+        codes = _leaf_codes(detail)
+        code = codes.pop() if len(codes) == 1 and codes <= PROMOTED_FIELD_CODES else None
+        response.data = {"error": code or "validation_error", "detail": detail}
+        return response
+    if isinstance(exc, exceptions.APIException):
+        code = _STATUS_CODES.get(response.status_code, exc.default_code)
+        if isinstance(exc, exceptions.ParseError):
+            code = "malformed_request"
+        response.data = {"error": code, "detail": str(exc.detail)}
+    return response
+
+
+class StrictSerializer(serializers.Serializer):
+    """An input serializer that refuses fields it does not know instead of ignoring them."""
+
+    def to_internal_value(self, data: Any) -> Any:
+        if isinstance(data, dict):
+            unknown = sorted(set(data) - set(self.fields))
+            if unknown:
+                raise serializers.ValidationError(
+                    {
+                        name: [serializers.ErrorDetail("Unknown field.", code="unknown_field")]
+                        for name in unknown
+                    }
+                )
+        return super().to_internal_value(data)
+
+
+class EmailAddressField(serializers.EmailField):
+    """An email address, stored lower-cased; a malformed one is `invalid_email`."""
+
+    default_error_messages = {"invalid": "Enter a valid email address."}
+
+    def to_internal_value(self, data: Any) -> str:
+        try:
+            value = super().to_internal_value(data)
+        except serializers.ValidationError as exc:
+            raise serializers.ValidationError(
+                "Enter a valid email address.", code="invalid_email"
+            ) from exc
+        return value.strip().lower()
+
+
+class Pagination(PageNumberPagination):
+    page_size = 50
+    page_size_query_param = "page_size"
+    max_page_size = 200

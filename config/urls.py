@@ -1,0 +1,24 @@
+from __future__ import annotations
+
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from activity import urls as activity_urls
+from addin import urls as addin_urls
+from crm import urls as crm_urls
+from settings_admin import urls as settings_urls
+from tracking import urls as tracking_urls
+
+APPS = [crm_urls, settings_urls, tracking_urls, activity_urls, addin_urls]
+
+admin.site.site_header = "Beacon administration"
+admin.site.site_title = "Beacon"
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+    path("api/v1/", include([p for app in APPS for p in app.api_urlpatterns])),
+    *[p for app in APPS for p in app.urlpatterns],
+]

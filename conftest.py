@@ -1,0 +1,113 @@
+"""The fixed cast and the service switches every test suite shares.
+
+alice: sales seat; bob: core seat; admin: super admin. Tests that need PostgreSQL or Redis
+take the `services` fixture: without them the test skips, and under REQUIRE_SERVICES=1
+(CI) it fails instead.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+os.environ.setdefault("DEBUG", "1")
+
+import pytest  # noqa: E402
+from django.conf import settings  # noqa: E402
+from django.contrib.auth.models import User  # noqa: E402
+from django.db import connection  # noqa: E402
+from rest_framework.test import APIClient  # noqa: E402
+
+from config.celery import app as celery_app  # noqa: E402
+from settings_admin.models import Seat, UserSettings  # noqa: E402
+
+PASSWORD = "beacon-test-password"
+
+
+@pytest.fixture(autouse=True)
+def _fast_and_eager(settings: object) -> Iterator[None]:
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # type: ignore[attr-defined]
+    # Tasks run inline in tests; the worker itself is exercised by the services tests.
+    eager = celery_app.conf.task_always_eager
+    celery_app.conf.task_always_eager = True
+    yield
+    celery_app.conf.task_always_eager = eager
+
+
+def _require(condition: bool, what: str) -> None:
+    if condition:
+        return
+    if settings.REQUIRE_SERVICES:
+        pytest.fail(f"{what} is required (REQUIRE_SERVICES=1) but not configured")
+    pytest.skip(f"needs {what}")
+
+
+@pytest.fixture
+def redis_url() -> str:
+    _require(bool(settings.REDIS_URL), "Redis (REDIS_URL)")
+    return settings.REDIS_URL
+
+
+@pytest.fixture
+def postgres(db: None) -> None:
+    _require(connection.vendor == "postgresql", "PostgreSQL (DATABASE_URL)")
+
+
+@pytest.fixture
+def services(postgres: None, redis_url: str) -> str:
+    return redis_url
+
+
+def make_user(username: str, *, seat: str = Seat.CORE, superuser: bool = False) -> User:
+    user = User.objects.create_user(
+        username=username,
+        email=f"{username}@beacon.example",
+        password=PASSWORD,
+        first_name=username.title(),
+        is_superuser=superuser,
+        is_staff=superuser,
+    )
+    UserSettings.objects.update_or_create(user=user, defaults={"seat": seat})
+    return user
+
+
+@pytest.fixture
+def alice(db: None) -> User:
+    return make_user("alice", seat=Seat.SALES)
+
+
+@pytest.fixture
+def bob(db: None) -> User:
+    return make_user("bob", seat=Seat.CORE)
+
+
+@pytest.fixture
+def admin_user(db: None) -> User:
+    return make_user("admin", seat=Seat.SALES, superuser=True)
+
+
+def api_client_for(user: User | None) -> APIClient:
+    client = APIClient()
+    if user is not None:
+        client.force_authenticate(user)
+    return client
+
+
+@pytest.fixture
+def alice_api(alice: User) -> APIClient:
+    return api_client_for(alice)
+
+
+@pytest.fixture
+def bob_api(bob: User) -> APIClient:
+    return api_client_for(bob)
+
+
+@pytest.fixture
+def admin_api(admin_user: User) -> APIClient:
+    return api_client_for(admin_user)
+
+
+@pytest.fixture
+def anon_api() -> APIClient:
+    return APIClient()

@@ -1,0 +1,129 @@
+"""Writes to settings. Every write is one function, run in a transaction."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import ValidationError
+from django.db import transaction
+
+from config.api import Conflict, DomainError
+from settings_admin.models import (
+    AccountSettings,
+    NeverLogEntry,
+    NeverLogScope,
+    SendingIdentity,
+    UserSettings,
+    new_bcc_secret,
+)
+from settings_admin.selectors import account_settings_get, user_settings_get
+
+
+class TrackDefaultNeedsTracking(DomainError):
+    """The track default (S4) is only available while tracking is allowed (S3)."""
+
+    code = "track_default_needs_tracking"
+
+
+class SettingLocked(DomainError):
+    """The account applies this setting for all users; it cannot be changed here."""
+
+    code = "setting_locked"
+
+
+class InvalidNeverLogPattern(DomainError):
+    """A never-log entry is `name@domain.com` or `*@domain.com`."""
+
+    code = "invalid_never_log_pattern"
+
+
+# User fields each "apply for all users" switch locks.
+LOCKS: dict[str, tuple[str, ...]] = {
+    "apply_log_for_all": ("log_by_default",),
+    "apply_track_for_all": ("track_by_default",),
+    "apply_association_for_all": (
+        "associate_contacts", "associate_companies", "associate_deals", "associate_tickets",
+    ),
+}
+
+
+@transaction.atomic
+def account_settings_update(*, data: dict[str, Any]) -> AccountSettings:
+    account = AccountSettings.objects.select_for_update().get(pk=account_settings_get().pk)
+    for field, value in data.items():
+        setattr(account, field, value)
+    try:
+        account.clean()
+    except ValidationError as exc:
+        raise TrackDefaultNeedsTracking(exc.message_dict) from exc
+    account.save()
+    return account
+
+
+@transaction.atomic
+def account_bcc_regenerate() -> AccountSettings:
+    """A new unguessable part for the BCC address (S7); the old address stops logging."""
+    account = AccountSettings.objects.select_for_update().get(pk=account_settings_get().pk)
+    account.bcc_secret = new_bcc_secret()
+    account.save(update_fields=["bcc_secret", "updated_at"])
+    return account
+
+
+@transaction.atomic
+def user_settings_update(*, user: AbstractBaseUser, data: dict[str, Any]) -> UserSettings:
+    account = account_settings_get()
+    locked = sorted(
+        field
+        for switch, fields in LOCKS.items()
+        if getattr(account, switch)
+        for field in fields
+        if field in data
+    )
+    if locked:
+        raise SettingLocked({"fields": locked})
+    own = user_settings_get(user)
+    for field, value in data.items():
+        setattr(own, field, value)
+    own.save()
+    return own
+
+
+def normalise_never_log_pattern(pattern: str) -> str:
+    clean = pattern.strip().lower()
+    local, at, domain = clean.rpartition("@")
+    if not at or not local or "." not in domain or " " in clean or domain.startswith("."):
+        raise InvalidNeverLogPattern({"pattern": pattern})
+    if "*" in local and local != "*":
+        raise InvalidNeverLogPattern({"pattern": pattern})
+    return clean
+
+
+@transaction.atomic
+def never_log_add(*, pattern: str, user: AbstractBaseUser | None = None) -> NeverLogEntry:
+    """Adds to the account list (no user) or to the user's personal list."""
+    clean = normalise_never_log_pattern(pattern)
+    entry, _ = NeverLogEntry.objects.get_or_create(
+        scope=NeverLogScope.USER if user is not None else NeverLogScope.ACCOUNT,
+        user=user,
+        pattern=clean,
+    )
+    return entry
+
+
+@transaction.atomic
+def never_log_remove(*, entry: NeverLogEntry) -> None:
+    entry.delete()
+
+
+@transaction.atomic
+def sending_identity_add(
+    *, user: AbstractBaseUser, email: str, kind: str = "alias"
+) -> SendingIdentity:
+    clean = email.strip().lower()
+    existing = SendingIdentity.objects.filter(email=clean).first()
+    if existing is not None:
+        if existing.user_id == user.pk:
+            return existing
+        raise Conflict({"email": clean}, code="identity_taken")
+    return SendingIdentity.objects.create(user=user, email=clean, kind=kind)
