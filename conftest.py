@@ -12,14 +12,14 @@ from collections.abc import Iterator
 
 os.environ.setdefault("DEBUG", "1")
 
-import pytest  # noqa: E402
-from django.conf import settings  # noqa: E402
-from django.contrib.auth.models import User  # noqa: E402
-from django.db import connection  # noqa: E402
-from rest_framework.test import APIClient  # noqa: E402
+import pytest
+from django.conf import settings
+from django.contrib.auth.models import User
+from django.db import connection
+from rest_framework.test import APIClient
 
-from config.celery import app as celery_app  # noqa: E402
-from settings_admin.models import Seat, UserSettings  # noqa: E402
+from config.celery import app as celery_app
+from settings_admin.models import Seat, UserSettings
 
 PASSWORD = "beacon-test-password"
 

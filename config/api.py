@@ -21,8 +21,8 @@ from rest_framework.views import exception_handler as drf_exception_handler
 class DomainError(Exception):
     """A rule of the product was broken; `code` is stable and asserted on by tests."""
 
-    code = "domain_error"
-    status_code = status.HTTP_400_BAD_REQUEST
+    code: str = "domain_error"
+    status_code: int = status.HTTP_400_BAD_REQUEST
 
     def __init__(self, detail: Any = None, *, code: str | None = None) -> None:
         super().__init__(detail)
@@ -72,7 +72,13 @@ def _field_errors(detail: Any) -> Any:
 def _leaf_codes(tree: Any) -> set[str]:
     if isinstance(tree, dict) and set(tree) == {"code", "message"}:
         return {tree["code"]}
-    items = tree.values() if isinstance(tree, dict) else tree if isinstance(tree, list) else []
+    items = (
+        tree.values()
+        if isinstance(tree, dict)
+        else tree
+        if isinstance(tree, list)
+        else []
+    )
     codes: set[str] = set()
     for item in items:
         codes |= _leaf_codes(item)
@@ -81,7 +87,9 @@ def _leaf_codes(tree: Any) -> set[str]:
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     if isinstance(exc, DomainError):
-        return Response({"error": exc.code, "detail": exc.detail}, status=exc.status_code)
+        return Response(
+            {"error": exc.code, "detail": exc.detail}, status=exc.status_code
+        )
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, PermissionDenied):
@@ -92,7 +100,9 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     if isinstance(exc, exceptions.ValidationError):
         detail = _field_errors(exc.detail)
         codes = _leaf_codes(detail)
-        code = codes.pop() if len(codes) == 1 and codes <= PROMOTED_FIELD_CODES else None
+        code = (
+            codes.pop() if len(codes) == 1 and codes <= PROMOTED_FIELD_CODES else None
+        )
         response.data = {"error": code or "validation_error", "detail": detail}
         return response
     if isinstance(exc, exceptions.APIException):
@@ -112,7 +122,11 @@ class StrictSerializer(serializers.Serializer):
             if unknown:
                 raise serializers.ValidationError(
                     {
-                        name: [serializers.ErrorDetail("Unknown field.", code="unknown_field")]
+                        name: [
+                            serializers.ErrorDetail(
+                                "Unknown field.", code="unknown_field"
+                            )
+                        ]
                         for name in unknown
                     }
                 )

@@ -18,7 +18,9 @@ admin.site.site_title = "Beacon"
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+    path(
+        "api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"
+    ),
     path("api/v1/", include([p for app in APPS for p in app.api_urlpatterns])),
     *[p for app in APPS for p in app.urlpatterns],
 ]
