@@ -12,8 +12,15 @@ class MarketingStatus(models.TextChoices):
 
 class LegalBasis(models.TextChoices):
     NONE = "", "None"
-    LEGITIMATE_INTEREST_PROSPECT = "li_prospect", "Legitimate interest – prospect/lead"
-    LEGITIMATE_INTEREST_CUSTOMER = "li_customer", "Legitimate interest – existing customer"
+    # The en dashes are the labels' typography, shown to people as they are.
+    LEGITIMATE_INTEREST_PROSPECT = (
+        "li_prospect",
+        "Legitimate interest – prospect/lead",  # noqa: RUF001
+    )
+    LEGITIMATE_INTEREST_CUSTOMER = (
+        "li_customer",
+        "Legitimate interest – existing customer",  # noqa: RUF001
+    )
     CONTRACT = "contract", "Performance of a contract"
     CONSENT = "consent", "Freely given consent from contact"
     NOT_APPLICABLE = "not_applicable", "Not applicable"
@@ -31,7 +38,10 @@ class Company(models.Model):
     # Stored lower-case by the services; unique so R5 finds exactly one company per domain.
     domain = models.CharField(max_length=253, unique=True)
     owner = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
         related_name="owned_companies",
     )
     created_at = models.DateTimeField(auto_now_add=True)
@@ -42,7 +52,8 @@ class Company(models.Model):
         verbose_name_plural = "companies"
         constraints = [
             models.CheckConstraint(
-                condition=models.Q(domain=Lower("domain")), name="company_domain_lowercase"
+                condition=models.Q(domain=Lower("domain")),
+                name="company_domain_lowercase",
             ),
         ]
 
@@ -54,11 +65,16 @@ class Contact(models.Model):
     first_name = models.CharField(max_length=150, blank=True)
     last_name = models.CharField(max_length=150, blank=True)
     owner = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
         related_name="owned_contacts",
     )
     marketing_status = models.CharField(
-        max_length=20, choices=MarketingStatus.choices, default=MarketingStatus.NON_MARKETING
+        max_length=20,
+        choices=MarketingStatus.choices,
+        default=MarketingStatus.NON_MARKETING,
     )
     legal_basis = models.CharField(
         max_length=20, choices=LegalBasis.choices, default=LegalBasis.NONE, blank=True
@@ -72,8 +88,12 @@ class Contact(models.Model):
     companies = models.ManyToManyField(
         Company, through="ContactCompany", related_name="contacts", blank=True
     )
-    deals = models.ManyToManyField("Deal", through="ContactDeal", related_name="contacts")
-    tickets = models.ManyToManyField("Ticket", through="ContactTicket", related_name="contacts")
+    deals: models.ManyToManyField[Deal, ContactDeal] = models.ManyToManyField(
+        "Deal", through="ContactDeal", related_name="contacts"
+    )
+    tickets: models.ManyToManyField[Ticket, ContactTicket] = models.ManyToManyField(
+        "Ticket", through="ContactTicket", related_name="contacts"
+    )
 
     class Meta:
         ordering = ["last_name", "first_name", "id"]
@@ -99,7 +119,9 @@ class Contact(models.Model):
 
 
 class ContactEmail(models.Model):
-    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="emails")
+    contact = models.ForeignKey(
+        Contact, on_delete=models.CASCADE, related_name="emails"
+    )
     # Lower-case (a check constraint keeps it so), hence unique case-insensitively (R1).
     email = models.EmailField(max_length=254, unique=True)
     is_primary = models.BooleanField(default=False)
@@ -112,7 +134,8 @@ class ContactEmail(models.Model):
                 condition=models.Q(email=Lower("email")), name="contact_email_lowercase"
             ),
             models.UniqueConstraint(
-                fields=["contact"], condition=models.Q(is_primary=True),
+                fields=["contact"],
+                condition=models.Q(is_primary=True),
                 name="one_primary_email_per_contact",
             ),
         ]
@@ -133,7 +156,9 @@ class Pipeline(models.Model):
     class Meta:
         ordering = ["kind", "name"]
         constraints = [
-            models.UniqueConstraint(fields=["kind", "name"], name="pipeline_unique_name"),
+            models.UniqueConstraint(
+                fields=["kind", "name"], name="pipeline_unique_name"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -143,7 +168,9 @@ class Pipeline(models.Model):
 class Stage(models.Model):
     """A deal stage or a ticket status; `is_closed` tells open from closed (R3)."""
 
-    pipeline = models.ForeignKey(Pipeline, on_delete=models.CASCADE, related_name="stages")
+    pipeline = models.ForeignKey(
+        Pipeline, on_delete=models.CASCADE, related_name="stages"
+    )
     name = models.CharField(max_length=100)
     position = models.PositiveSmallIntegerField(default=0)
     is_closed = models.BooleanField(default=False)
@@ -151,7 +178,9 @@ class Stage(models.Model):
     class Meta:
         ordering = ["pipeline", "position", "id"]
         constraints = [
-            models.UniqueConstraint(fields=["pipeline", "name"], name="stage_unique_name"),
+            models.UniqueConstraint(
+                fields=["pipeline", "name"], name="stage_unique_name"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -161,18 +190,25 @@ class Stage(models.Model):
 
 class Deal(models.Model):
     name = models.CharField(max_length=255)
-    pipeline = models.ForeignKey(Pipeline, on_delete=models.PROTECT, related_name="deals")
+    pipeline = models.ForeignKey(
+        Pipeline, on_delete=models.PROTECT, related_name="deals"
+    )
     stage = models.ForeignKey(Stage, on_delete=models.PROTECT, related_name="deals")
     amount = models.DecimalField(max_digits=14, decimal_places=2, null=True, blank=True)
     close_date = models.DateField(null=True, blank=True)
     owner = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
         related_name="owned_deals",
     )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
-    companies = models.ManyToManyField(Company, through="CompanyDeal", related_name="deals")
+    companies = models.ManyToManyField(
+        Company, through="CompanyDeal", related_name="deals"
+    )
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -189,19 +225,26 @@ class TicketPriority(models.TextChoices):
 
 class Ticket(models.Model):
     subject = models.CharField(max_length=255)
-    pipeline = models.ForeignKey(Pipeline, on_delete=models.PROTECT, related_name="tickets")
+    pipeline = models.ForeignKey(
+        Pipeline, on_delete=models.PROTECT, related_name="tickets"
+    )
     stage = models.ForeignKey(Stage, on_delete=models.PROTECT, related_name="tickets")
     priority = models.CharField(
         max_length=10, choices=TicketPriority.choices, default=TicketPriority.MEDIUM
     )
     owner = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
         related_name="owned_tickets",
     )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
-    companies = models.ManyToManyField(Company, through="CompanyTicket", related_name="tickets")
+    companies = models.ManyToManyField(
+        Company, through="CompanyTicket", related_name="tickets"
+    )
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -211,64 +254,116 @@ class Ticket(models.Model):
 
 
 class ContactCompany(models.Model):
-    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="company_links")
-    company = models.ForeignKey(Company, on_delete=models.CASCADE, related_name="contact_links")
+    contact = models.ForeignKey(
+        Contact, on_delete=models.CASCADE, related_name="company_links"
+    )
+    company = models.ForeignKey(
+        Company, on_delete=models.CASCADE, related_name="contact_links"
+    )
     is_primary = models.BooleanField(default=False)
     # "Most recent" (R4) means this.
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["contact", "company"], name="contact_company_once"),
             models.UniqueConstraint(
-                fields=["contact"], condition=models.Q(is_primary=True),
+                fields=["contact", "company"], name="contact_company_once"
+            ),
+            models.UniqueConstraint(
+                fields=["contact"],
+                condition=models.Q(is_primary=True),
                 name="one_primary_company_per_contact",
             ),
         ]
 
+    def __str__(self) -> str:
+        return f"{self.contact} ↔ {self.company}"
+
 
 class ContactDeal(models.Model):
-    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="deal_links")
-    deal = models.ForeignKey(Deal, on_delete=models.CASCADE, related_name="contact_links")
+    contact = models.ForeignKey(
+        Contact, on_delete=models.CASCADE, related_name="deal_links"
+    )
+    deal = models.ForeignKey(
+        Deal, on_delete=models.CASCADE, related_name="contact_links"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["contact", "deal"], name="contact_deal_once"),
+            models.UniqueConstraint(
+                fields=["contact", "deal"], name="contact_deal_once"
+            ),
         ]
         # The compose context asks "this contact's newest open deals" on every keystroke.
-        indexes = [models.Index(fields=["contact", "-created_at"], name="contact_deal_recent")]
+        indexes = [
+            models.Index(fields=["contact", "-created_at"], name="contact_deal_recent")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.contact} ↔ {self.deal}"
 
 
 class ContactTicket(models.Model):
-    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="ticket_links")
-    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="contact_links")
+    contact = models.ForeignKey(
+        Contact, on_delete=models.CASCADE, related_name="ticket_links"
+    )
+    ticket = models.ForeignKey(
+        Ticket, on_delete=models.CASCADE, related_name="contact_links"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["contact", "ticket"], name="contact_ticket_once"),
+            models.UniqueConstraint(
+                fields=["contact", "ticket"], name="contact_ticket_once"
+            ),
         ]
-        indexes = [models.Index(fields=["contact", "-created_at"], name="contact_ticket_recent")]
+        indexes = [
+            models.Index(
+                fields=["contact", "-created_at"], name="contact_ticket_recent"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.contact} ↔ {self.ticket}"
 
 
 class CompanyDeal(models.Model):
-    company = models.ForeignKey(Company, on_delete=models.CASCADE, related_name="deal_links")
-    deal = models.ForeignKey(Deal, on_delete=models.CASCADE, related_name="company_links")
+    company = models.ForeignKey(
+        Company, on_delete=models.CASCADE, related_name="deal_links"
+    )
+    deal = models.ForeignKey(
+        Deal, on_delete=models.CASCADE, related_name="company_links"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["company", "deal"], name="company_deal_once"),
+            models.UniqueConstraint(
+                fields=["company", "deal"], name="company_deal_once"
+            ),
         ]
+
+    def __str__(self) -> str:
+        return f"{self.company} ↔ {self.deal}"
 
 
 class CompanyTicket(models.Model):
-    company = models.ForeignKey(Company, on_delete=models.CASCADE, related_name="ticket_links")
-    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="company_links")
+    company = models.ForeignKey(
+        Company, on_delete=models.CASCADE, related_name="ticket_links"
+    )
+    ticket = models.ForeignKey(
+        Ticket, on_delete=models.CASCADE, related_name="company_links"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["company", "ticket"], name="company_ticket_once"),
+            models.UniqueConstraint(
+                fields=["company", "ticket"], name="company_ticket_once"
+            ),
         ]
+
+    def __str__(self) -> str:
+        return f"{self.company} ↔ {self.ticket}"

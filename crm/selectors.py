@@ -16,7 +16,9 @@ RECENT_OPEN_LIMIT = 5
 def free_mail_domains() -> frozenset[str]:
     lines = FREE_MAIL_FILE.read_text().splitlines()
     return frozenset(
-        line.strip().lower() for line in lines if line.strip() and not line.startswith("#")
+        line.strip().lower()
+        for line in lines
+        if line.strip() and not line.startswith("#")
     )
 
 
@@ -34,9 +36,7 @@ def contacts_with_details() -> QuerySet[Contact]:
 
 def contact_get_by_email(email: str) -> Contact | None:
     """The contact owning `email` as its primary or any further address (case-insensitive)."""
-    return (
-        contacts_with_details().filter(emails__email=email.strip().lower()).first()
-    )
+    return contacts_with_details().filter(emails__email=email.strip().lower()).first()
 
 
 def contacts_by_emails(emails: Iterable[str]) -> dict[str, Contact]:
@@ -60,7 +60,9 @@ def contact_primary_company(contact: Contact) -> Company | None:
     ).first()
 
 
-def contact_recent_open_deals(contact: Contact, limit: int = RECENT_OPEN_LIMIT) -> list[Deal]:
+def contact_recent_open_deals(
+    contact: Contact, limit: int = RECENT_OPEN_LIMIT
+) -> list[Deal]:
     """The contact's most recently associated deals whose stage is open (C1, L5)."""
     links = (
         ContactDeal.objects.filter(contact=contact, deal__stage__is_closed=False)

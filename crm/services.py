@@ -45,6 +45,10 @@ class InvalidStage(DomainError):
     code = "invalid_stage"
 
 
+def _pk(user: AbstractBaseUser | None) -> Any:
+    return user.pk if user is not None else None
+
+
 def _normalise_emails(emails: Sequence[str]) -> list[str]:
     seen: list[str] = []
     for email in emails:
@@ -54,7 +58,9 @@ def _normalise_emails(emails: Sequence[str]) -> list[str]:
     return seen
 
 
-def _ensure_emails_free(emails: Sequence[str], *, contact: Contact | None = None) -> None:
+def _ensure_emails_free(
+    emails: Sequence[str], *, contact: Contact | None = None
+) -> None:
     taken = ContactEmail.objects.filter(email__in=emails)
     if contact is not None:
         taken = taken.exclude(contact=contact)
@@ -63,7 +69,9 @@ def _ensure_emails_free(emails: Sequence[str], *, contact: Contact | None = None
         raise DuplicateEmail({"emails": sorted(clash)})
 
 
-def company_for_email(*, email: str, owner: AbstractBaseUser | None = None) -> Company | None:
+def company_for_email(
+    *, email: str, owner: AbstractBaseUser | None = None
+) -> Company | None:
     """The company that owns `email`'s domain, created if missing; none for free mail (R5)."""
     domain = email_domain(email)
     if not domain or is_free_mail(email):
@@ -74,7 +82,7 @@ def company_for_email(*, email: str, owner: AbstractBaseUser | None = None) -> C
     name = domain.split(".")[0].replace("-", " ").title()
     try:
         with transaction.atomic():
-            return Company.objects.create(name=name, domain=domain, owner=owner)
+            return Company.objects.create(name=name, domain=domain, owner_id=_pk(owner))
     except IntegrityError:
         # Another worker created it between our read and our write.
         return Company.objects.get(domain=domain)
@@ -95,12 +103,14 @@ def contact_create(
     """A contact with its emails (the first is primary); joins its company by domain (R5)."""
     clean = _normalise_emails(emails)
     if not clean:
-        raise DomainError("A contact needs at least one email address.", code="email_required")
+        raise DomainError(
+            "A contact needs at least one email address.", code="email_required"
+        )
     _ensure_emails_free(clean)
     contact = Contact.objects.create(
         first_name=first_name,
         last_name=last_name,
-        owner=owner,
+        owner_id=_pk(owner),
         marketing_status=marketing_status,
         legal_basis=legal_basis,
         created_via=created_via,
@@ -131,7 +141,9 @@ def contact_update(*, contact: Contact, data: dict[str, Any]) -> Contact:
     if emails is not None:
         clean = _normalise_emails(emails)
         if not clean:
-            raise DomainError("A contact needs at least one email address.", code="email_required")
+            raise DomainError(
+                "A contact needs at least one email address.", code="email_required"
+            )
         _ensure_emails_free(clean, contact=contact)
         contact.emails.exclude(email__in=clean).delete()
         contact.emails.update(is_primary=False)
@@ -155,14 +167,18 @@ def company_create(
     domain = domain.strip().lower()
     if Company.objects.filter(domain=domain).exists():
         raise DuplicateDomain({"domain": domain})
-    return Company.objects.create(name=name, domain=domain, owner=owner)
+    return Company.objects.create(name=name, domain=domain, owner_id=_pk(owner))
 
 
 @transaction.atomic
 def company_update(*, company: Company, data: dict[str, Any]) -> Company:
     if "domain" in data:
         data["domain"] = data["domain"].strip().lower()
-        if Company.objects.filter(domain=data["domain"]).exclude(pk=company.pk).exists():
+        if (
+            Company.objects.filter(domain=data["domain"])
+            .exclude(pk=company.pk)
+            .exists()
+        ):
             raise DuplicateDomain({"domain": data["domain"]})
     for field, value in data.items():
         setattr(company, field, value)
@@ -177,24 +193,41 @@ def _check_stage(pipeline: Pipeline, stage: Stage) -> None:
 
 @transaction.atomic
 def deal_create(
-    *, name: str, pipeline: Pipeline, stage: Stage, owner: AbstractBaseUser | None = None,
-    amount: Any = None, close_date: Any = None,
+    *,
+    name: str,
+    pipeline: Pipeline,
+    stage: Stage,
+    owner: AbstractBaseUser | None = None,
+    amount: Any = None,
+    close_date: Any = None,
 ) -> Deal:
     _check_stage(pipeline, stage)
     return Deal.objects.create(
-        name=name, pipeline=pipeline, stage=stage, owner=owner, amount=amount,
+        name=name,
+        pipeline=pipeline,
+        stage=stage,
+        owner_id=_pk(owner),
+        amount=amount,
         close_date=close_date,
     )
 
 
 @transaction.atomic
 def ticket_create(
-    *, subject: str, pipeline: Pipeline, stage: Stage, owner: AbstractBaseUser | None = None,
+    *,
+    subject: str,
+    pipeline: Pipeline,
+    stage: Stage,
+    owner: AbstractBaseUser | None = None,
     priority: str = "medium",
 ) -> Ticket:
     _check_stage(pipeline, stage)
     return Ticket.objects.create(
-        subject=subject, pipeline=pipeline, stage=stage, owner=owner, priority=priority
+        subject=subject,
+        pipeline=pipeline,
+        stage=stage,
+        owner_id=_pk(owner),
+        priority=priority,
     )
 
 
@@ -237,9 +270,9 @@ ASSOCIATION_MODELS: dict[tuple[str, str], type[Any]] = {
 
 @transaction.atomic
 def association_create(*, left: Contact | Company, right: Deal | Ticket) -> Any:
-    """Contact–deal, contact–ticket, company–deal or company–ticket; idempotent."""
-    left_kind = left._meta.model_name
-    right_kind = right._meta.model_name
+    """Contact-deal, contact-ticket, company-deal or company-ticket; idempotent."""
+    left_kind = str(left._meta.model_name)
+    right_kind = str(right._meta.model_name)
     model = ASSOCIATION_MODELS[(left_kind, right_kind)]
     link, _ = model.objects.get_or_create(**{left_kind: left, right_kind: right})
     return link
@@ -252,7 +285,8 @@ def association_delete(*, link: Any) -> None:
         # Another company of the contact, the newest, becomes primary.
         nxt = (
             ContactCompany.objects.filter(contact_id=link.contact_id)
-            .order_by("-created_at", "-id").first()
+            .order_by("-created_at", "-id")
+            .first()
         )
         if nxt is not None:
             nxt.is_primary = True

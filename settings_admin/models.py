@@ -18,10 +18,12 @@ def new_bcc_secret() -> str:
 
 
 class AccountSettings(models.Model):
-    """The account's defaults (S1–S9). A singleton: always row pk=1."""
+    """The account's defaults (S1-S9). A singleton: always row pk=1."""
 
     # S1
-    apply_log_for_all = models.BooleanField("Apply default log setting for all users", default=False)
+    apply_log_for_all = models.BooleanField(
+        "Apply default log setting for all users", default=False
+    )
     log_all_by_default = models.BooleanField("Log all emails by default", default=True)
     # S2
     apply_association_for_all = models.BooleanField(
@@ -37,8 +39,12 @@ class AccountSettings(models.Model):
         default=True,
     )
     # S4, only while S3 is on (clean() and a constraint).
-    apply_track_for_all = models.BooleanField("Apply default track setting for all users", default=False)
-    track_all_by_default = models.BooleanField("Track all emails by default", default=True)
+    apply_track_for_all = models.BooleanField(
+        "Apply default track setting for all users", default=False
+    )
+    track_all_by_default = models.BooleanField(
+        "Track all emails by default", default=True
+    )
     # S5
     privacy_enabled = models.BooleanField("Data privacy settings", default=False)
     # S7: the logging address is <bcc_prefix>+<bcc_secret>@BEACON_BCC_DOMAIN.
@@ -54,9 +60,12 @@ class AccountSettings(models.Model):
         verbose_name = "Email log & track"
         verbose_name_plural = "Email log & track"
         constraints = [
-            models.CheckConstraint(condition=models.Q(pk=1), name="account_settings_singleton"),
             models.CheckConstraint(
-                condition=models.Q(allow_tracking=True) | models.Q(apply_track_for_all=False),
+                condition=models.Q(pk=1), name="account_settings_singleton"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(allow_tracking=True)
+                | models.Q(apply_track_for_all=False),
                 name="track_for_all_needs_tracking_allowed",
             ),
         ]
@@ -67,7 +76,9 @@ class AccountSettings(models.Model):
     def clean(self) -> None:
         if self.apply_track_for_all and not self.allow_tracking:
             raise ValidationError(
-                {"apply_track_for_all": "Only available while tracking is allowed (S3)."},
+                {
+                    "apply_track_for_all": "Only available while tracking is allowed (S3)."
+                },
                 code="track_default_needs_tracking",
             )
 
@@ -85,7 +96,9 @@ class UserSettings(models.Model):
     """A user's own defaults, seat (U1) and notification preferences."""
 
     user = models.OneToOneField(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="beacon_settings"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="beacon_settings",
     )
     seat = models.CharField(max_length=10, choices=Seat.choices, default=Seat.CORE)
     log_by_default = models.BooleanField(default=True)
@@ -94,7 +107,9 @@ class UserSettings(models.Model):
     associate_companies = models.BooleanField(default=True)
     associate_deals = models.BooleanField(default=True)
     associate_tickets = models.BooleanField(default=True)
-    create_contacts = models.BooleanField("Create contacts for unknown recipients", default=True)
+    create_contacts = models.BooleanField(
+        "Create contacts for unknown recipients", default=True
+    )
     desktop_notifications = models.BooleanField(default=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -116,7 +131,10 @@ class NeverLogEntry(models.Model):
 
     scope = models.CharField(max_length=10, choices=NeverLogScope.choices)
     user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE,
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
         related_name="never_log_entries",
     )
     pattern = models.CharField(max_length=254)
@@ -138,7 +156,8 @@ class NeverLogEntry(models.Model):
                 condition=models.Q(pattern=Lower("pattern")), name="never_log_lowercase"
             ),
             models.UniqueConstraint(
-                fields=["scope", "user", "pattern"], name="never_log_once",
+                fields=["scope", "user", "pattern"],
+                name="never_log_once",
                 nulls_distinct=False,
             ),
         ]
@@ -157,11 +176,15 @@ class SendingIdentity(models.Model):
     """An address a user may send from; only these can log email or create contacts (U2)."""
 
     user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="sending_identities"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="sending_identities",
     )
     email = models.EmailField(max_length=254, unique=True)
     kind = models.CharField(
-        max_length=10, choices=SendingIdentityKind.choices, default=SendingIdentityKind.ALIAS
+        max_length=10,
+        choices=SendingIdentityKind.choices,
+        default=SendingIdentityKind.ALIAS,
     )
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -170,7 +193,8 @@ class SendingIdentity(models.Model):
         ordering = ["user", "email"]
         constraints = [
             models.CheckConstraint(
-                condition=models.Q(email=Lower("email")), name="sending_identity_lowercase"
+                condition=models.Q(email=Lower("email")),
+                name="sending_identity_lowercase",
             ),
         ]
 

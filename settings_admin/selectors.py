@@ -31,7 +31,7 @@ def account_settings_get() -> AccountSettings:
 
 
 def user_settings_get(user: AbstractBaseUser) -> UserSettings:
-    row, _ = UserSettings.objects.get_or_create(user=user)
+    row, _ = UserSettings.objects.get_or_create(user_id=user.pk)
     return row
 
 
@@ -87,10 +87,14 @@ def effective_settings(
         track_by_default=track_by_default,
         track_locked=track_locked or not account.allow_tracking,
         log_by_default=(
-            account.log_all_by_default if account.apply_log_for_all else own.log_by_default
+            account.log_all_by_default
+            if account.apply_log_for_all
+            else own.log_by_default
         ),
         log_locked=account.apply_log_for_all,
-        associate={kind: getattr(source, f"associate_{kind}") for kind in ASSOCIATION_TYPES},
+        associate={
+            kind: getattr(source, f"associate_{kind}") for kind in ASSOCIATION_TYPES
+        },
         associate_locked=account.apply_association_for_all,
         create_contacts=own.create_contacts,
         desktop_notifications=own.desktop_notifications,
@@ -139,17 +143,23 @@ def is_never_logged(email: str, user: AbstractBaseUser | None) -> bool:
 def sending_identity_user(email: str) -> AbstractBaseUser | None:
     """The user who may send from `email`: their login email, an inbox or an alias (U2)."""
     email = email.strip().lower()
-    identity = SendingIdentity.objects.select_related("user").filter(email=email).first()
+    identity = (
+        SendingIdentity.objects.select_related("user").filter(email=email).first()
+    )
     if identity is not None:
         return identity.user if identity.user.is_active else None
     User = get_user_model()
-    return User.objects.filter(email__iexact=email, is_active=True).order_by("pk").first()
+    return (
+        User.objects.filter(email__iexact=email, is_active=True).order_by("pk").first()
+    )
 
 
 def sending_addresses(user: AbstractBaseUser) -> list[str]:
-    addresses = [getattr(user, "email", "").lower()] if getattr(user, "email", "") else []
+    addresses = (
+        [getattr(user, "email", "").lower()] if getattr(user, "email", "") else []
+    )
     addresses += list(
-        SendingIdentity.objects.filter(user=user).values_list("email", flat=True)
+        SendingIdentity.objects.filter(user_id=user.pk).values_list("email", flat=True)
     )
     return addresses
 

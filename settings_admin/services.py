@@ -43,14 +43,19 @@ LOCKS: dict[str, tuple[str, ...]] = {
     "apply_log_for_all": ("log_by_default",),
     "apply_track_for_all": ("track_by_default",),
     "apply_association_for_all": (
-        "associate_contacts", "associate_companies", "associate_deals", "associate_tickets",
+        "associate_contacts",
+        "associate_companies",
+        "associate_deals",
+        "associate_tickets",
     ),
 }
 
 
 @transaction.atomic
 def account_settings_update(*, data: dict[str, Any]) -> AccountSettings:
-    account = AccountSettings.objects.select_for_update().get(pk=account_settings_get().pk)
+    account = AccountSettings.objects.select_for_update().get(
+        pk=account_settings_get().pk
+    )
     for field, value in data.items():
         setattr(account, field, value)
     try:
@@ -64,14 +69,18 @@ def account_settings_update(*, data: dict[str, Any]) -> AccountSettings:
 @transaction.atomic
 def account_bcc_regenerate() -> AccountSettings:
     """A new unguessable part for the BCC address (S7); the old address stops logging."""
-    account = AccountSettings.objects.select_for_update().get(pk=account_settings_get().pk)
+    account = AccountSettings.objects.select_for_update().get(
+        pk=account_settings_get().pk
+    )
     account.bcc_secret = new_bcc_secret()
     account.save(update_fields=["bcc_secret", "updated_at"])
     return account
 
 
 @transaction.atomic
-def user_settings_update(*, user: AbstractBaseUser, data: dict[str, Any]) -> UserSettings:
+def user_settings_update(
+    *, user: AbstractBaseUser, data: dict[str, Any]
+) -> UserSettings:
     account = account_settings_get()
     locked = sorted(
         field
@@ -92,7 +101,13 @@ def user_settings_update(*, user: AbstractBaseUser, data: dict[str, Any]) -> Use
 def normalise_never_log_pattern(pattern: str) -> str:
     clean = pattern.strip().lower()
     local, at, domain = clean.rpartition("@")
-    if not at or not local or "." not in domain or " " in clean or domain.startswith("."):
+    if (
+        not at
+        or not local
+        or "." not in domain
+        or " " in clean
+        or domain.startswith(".")
+    ):
         raise InvalidNeverLogPattern({"pattern": pattern})
     if "*" in local and local != "*":
         raise InvalidNeverLogPattern({"pattern": pattern})
@@ -100,14 +115,19 @@ def normalise_never_log_pattern(pattern: str) -> str:
 
 
 @transaction.atomic
-def never_log_add(*, pattern: str, user: AbstractBaseUser | None = None) -> NeverLogEntry:
+def never_log_add(
+    *, pattern: str, user: AbstractBaseUser | None = None
+) -> NeverLogEntry:
     """Adds to the account list (no user) or to the user's personal list."""
     clean = normalise_never_log_pattern(pattern)
-    entry, _ = NeverLogEntry.objects.get_or_create(
-        scope=NeverLogScope.USER if user is not None else NeverLogScope.ACCOUNT,
-        user=user,
-        pattern=clean,
-    )
+    if user is None:
+        entry, _ = NeverLogEntry.objects.get_or_create(
+            scope=NeverLogScope.ACCOUNT, user__isnull=True, pattern=clean
+        )
+    else:
+        entry, _ = NeverLogEntry.objects.get_or_create(
+            scope=NeverLogScope.USER, user_id=user.pk, pattern=clean
+        )
     return entry
 
 
@@ -126,4 +146,4 @@ def sending_identity_add(
         if existing.user_id == user.pk:
             return existing
         raise Conflict({"email": clean}, code="identity_taken")
-    return SendingIdentity.objects.create(user=user, email=clean, kind=kind)
+    return SendingIdentity.objects.create(user_id=user.pk, email=clean, kind=kind)

@@ -16,22 +16,29 @@ pytestmark = pytest.mark.django_db
 def _pipeline(kind: str) -> tuple[Pipeline, Stage, Stage]:
     pipeline = Pipeline.objects.create(name=f"Main {kind}", kind=kind)
     open_stage = Stage.objects.create(pipeline=pipeline, name="Open", position=0)
-    closed = Stage.objects.create(pipeline=pipeline, name="Closed", position=1, is_closed=True)
+    closed = Stage.objects.create(
+        pipeline=pipeline, name="Closed", position=1, is_closed=True
+    )
     return pipeline, open_stage, closed
 
 
 def test_it_finds_a_contact_by_any_of_its_emails_ignoring_case() -> None:
-    contact = contact_create(emails=["Anna@Acme.com", "anna.s@acme.com"], first_name="Anna")
+    contact = contact_create(
+        emails=["Anna@Acme.com", "anna.s@acme.com"], first_name="Anna"
+    )
     assert contact_get_by_email("ANNA.S@acme.com") == contact
     assert contact_get_by_email("anna@acme.com") == contact
     assert contact_get_by_email("nobody@acme.com") is None
 
 
-def test_it_lists_the_five_most_recent_open_deals_leaving_out_closed_and_older() -> None:
+def test_it_lists_the_five_most_recent_open_deals_leaving_out_closed_and_older() -> (
+    None
+):
     pipeline, open_stage, closed = _pipeline(PipelineKind.DEAL)
     contact = contact_create(emails=["anna@acme.com"])
     deals = [
-        deal_create(name=f"Deal {i}", pipeline=pipeline, stage=open_stage) for i in range(7)
+        deal_create(name=f"Deal {i}", pipeline=pipeline, stage=open_stage)
+        for i in range(7)
     ]
     closed_deal = deal_create(name="Won", pipeline=pipeline, stage=closed)
     for deal in [*deals, closed_deal]:
@@ -44,7 +51,13 @@ def test_it_lists_the_five_most_recent_open_deals_leaving_out_closed_and_older()
 
     recent = contact_recent_open_deals(contact)
 
-    assert [deal.name for deal in recent] == ["Deal 6", "Deal 5", "Deal 4", "Deal 3", "Deal 2"]
+    assert [deal.name for deal in recent] == [
+        "Deal 6",
+        "Deal 5",
+        "Deal 4",
+        "Deal 3",
+        "Deal 2",
+    ]
     assert closed_deal not in recent
 
 
