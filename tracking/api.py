@@ -1,0 +1,227 @@
+"""Tracked email API (A2): register, mark sent, status and counts, events."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from drf_spectacular.utils import extend_schema, extend_schema_serializer
+from rest_framework import serializers, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from config.api import EmailAddressField, Pagination, StrictSerializer
+from tracking.models import TrackedEmail
+from tracking.selectors import (
+    tracked_email_events,
+    tracked_email_get_for_user,
+    tracked_email_summary,
+)
+from tracking.services import (
+    RegisteredEmail,
+    tracked_email_mark_sent,
+    tracked_email_register,
+)
+
+ANONYMOUS_NOTICE = (
+    "This email has several recipients: opens will be reported as “someone”."
+)
+
+
+class RecipientDecisionSerializer(serializers.Serializer):
+    email = serializers.EmailField()
+    tracked = serializers.BooleanField()
+    reason = serializers.CharField(
+        help_text=(
+            "tracked, not_requested, tracking_disabled, never_log, not_a_contact, "
+            "no_legal_basis or other_recipient_not_trackable"
+        )
+    )
+
+
+class AssociationsSerializer(StrictSerializer):
+    contacts = serializers.ListField(
+        child=serializers.IntegerField(min_value=1), required=False
+    )
+    companies = serializers.ListField(
+        child=serializers.IntegerField(min_value=1), required=False
+    )
+    deals = serializers.ListField(
+        child=serializers.IntegerField(min_value=1), required=False
+    )
+    tickets = serializers.ListField(
+        child=serializers.IntegerField(min_value=1), required=False
+    )
+
+
+def registered_email_data(registered: RegisteredEmail) -> dict[str, Any]:
+    email = registered.email
+    return {
+        "id": email.pk,
+        "html": registered.html,
+        "tracked": email.tracked,
+        "track_clicks": email.track_clicks,
+        "anonymous": email.is_anonymous,
+        "notice": ANONYMOUS_NOTICE if email.is_anonymous else "",
+        "recipients": email.decisions,
+        "log": None,
+    }
+
+
+class EmailRegisterApi(APIView):
+    @extend_schema_serializer(component_name="EmailRegisterInput")
+    class InputSerializer(StrictSerializer):
+        from_address = EmailAddressField(required=False)
+        to = serializers.ListField(child=EmailAddressField(), allow_empty=True)
+        cc = serializers.ListField(
+            child=EmailAddressField(), required=False, default=list
+        )
+        bcc = serializers.ListField(
+            child=EmailAddressField(), required=False, default=list
+        )
+        subject = serializers.CharField(allow_blank=True, max_length=998, default="")
+        html = serializers.CharField(
+            allow_blank=True, trim_whitespace=False, default=""
+        )
+        track = serializers.BooleanField(default=False)
+        log = serializers.BooleanField(default=False)
+        associations = AssociationsSerializer(required=False)
+
+    @extend_schema_serializer(component_name="RegisteredEmail")
+    class OutputSerializer(serializers.Serializer):
+        id = serializers.IntegerField()
+        html = serializers.CharField(
+            help_text="The HTML to send: pixel and links added."
+        )
+        tracked = serializers.BooleanField()
+        track_clicks = serializers.BooleanField()
+        anonymous = serializers.BooleanField(help_text="C2: opens reported as someone.")
+        notice = serializers.CharField(allow_blank=True)
+        recipients = RecipientDecisionSerializer(many=True)
+        log = serializers.JSONField(allow_null=True)
+
+    @extend_schema(
+        operation_id="emails_register",
+        request=InputSerializer,
+        responses={201: OutputSerializer},
+    )
+    def post(self, request: Request) -> Response:
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = data.validated_data
+        registered = tracked_email_register(
+            user=request.user,  # type: ignore[arg-type]
+            from_address=values.get("from_address") or request.user.email,  # type: ignore[union-attr]
+            to=values["to"],
+            cc=values["cc"],
+            bcc=values["bcc"],
+            subject=values["subject"],
+            html=values["html"],
+            track=values["track"],
+        )
+        body = self.OutputSerializer(registered_email_data(registered)).data
+        return Response(body, status=status.HTTP_201_CREATED)
+
+
+class LinkClicksSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    position = serializers.IntegerField()
+    url = serializers.CharField()
+    clicks = serializers.IntegerField()
+
+
+class EmailOutputSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    subject = serializers.CharField()
+    from_address = serializers.EmailField()
+    to = serializers.ListField(child=serializers.EmailField())
+    cc = serializers.ListField(child=serializers.EmailField())
+    bcc = serializers.ListField(child=serializers.EmailField())
+    tracked = serializers.BooleanField()
+    track_clicks = serializers.BooleanField()
+    anonymous = serializers.BooleanField()
+    contact_id = serializers.IntegerField(allow_null=True)
+    status = serializers.ChoiceField(
+        choices=["registered", "sent", "opened", "clicked"]
+    )
+    opens = serializers.IntegerField()
+    clicks = serializers.IntegerField()
+    first_opened_at = serializers.DateTimeField(allow_null=True)
+    last_opened_at = serializers.DateTimeField(allow_null=True)
+    sent_at = serializers.DateTimeField(allow_null=True)
+    created_at = serializers.DateTimeField()
+    links = LinkClicksSerializer(many=True)
+
+
+def email_data(email: TrackedEmail) -> dict[str, Any]:
+    summary = tracked_email_summary(email)
+    return {
+        "id": email.pk,
+        "subject": email.subject,
+        "from_address": email.from_address,
+        "to": email.to,
+        "cc": email.cc,
+        "bcc": email.bcc,
+        "tracked": email.tracked,
+        "track_clicks": email.track_clicks,
+        "anonymous": email.is_anonymous,
+        "contact_id": email.contact_id,
+        "status": summary.status,
+        "opens": summary.opens,
+        "clicks": summary.clicks,
+        "first_opened_at": summary.first_opened_at,
+        "last_opened_at": summary.last_opened_at,
+        "sent_at": email.sent_at,
+        "created_at": email.created_at,
+        "links": summary.links,
+    }
+
+
+class EmailSentApi(APIView):
+    @extend_schema(
+        operation_id="emails_mark_sent", request=None, responses=EmailOutputSerializer
+    )
+    def post(self, request: Request, pk: int) -> Response:
+        email = tracked_email_get_for_user(request.user, pk)
+        email = tracked_email_mark_sent(email=email)
+        return Response(EmailOutputSerializer(email_data(email)).data)
+
+
+class EmailDetailApi(APIView):
+    @extend_schema(operation_id="emails_retrieve", responses=EmailOutputSerializer)
+    def get(self, request: Request, pk: int) -> Response:
+        email = tracked_email_get_for_user(request.user, pk)
+        return Response(EmailOutputSerializer(email_data(email)).data)
+
+
+class EmailEventsApi(APIView):
+    @extend_schema_serializer(component_name="TrackingEvent")
+    class OutputSerializer(serializers.Serializer):
+        id = serializers.IntegerField()
+        kind = serializers.CharField()
+        occurred_at = serializers.DateTimeField()
+        verdict = serializers.CharField()
+        reason = serializers.CharField()
+        counted = serializers.BooleanField()
+        inferred = serializers.BooleanField()
+        ip = serializers.IPAddressField(allow_null=True)
+        user_agent = serializers.CharField(allow_blank=True)
+        method = serializers.CharField(allow_blank=True)
+        link_id = serializers.IntegerField(allow_null=True)
+        link_url = serializers.CharField(
+            allow_null=True, source="link.url", default=None
+        )
+        trap = serializers.BooleanField(source="link.is_trap", default=False)
+        contact_id = serializers.IntegerField(allow_null=True)
+
+    @extend_schema(
+        operation_id="emails_events_list", responses=OutputSerializer(many=True)
+    )
+    def get(self, request: Request, pk: int) -> Response:
+        email = tracked_email_get_for_user(request.user, pk)
+        paginator = Pagination()
+        page = paginator.paginate_queryset(
+            tracked_email_events(email), request, view=self
+        )
+        data = self.OutputSerializer(page, many=True).data
+        return paginator.get_paginated_response(data)

@@ -1,0 +1,146 @@
+"""The verdict on every hit (T5, T7), decided in the order of the rules below.
+
+1. self       the sender's own browser (signed cookie) or Beacon session
+2. blocked_ip the account's blocked networks (S8)
+3. prefetch   HEAD, or a request announcing itself as a prefetch/preview
+4. scanner    the trap link; a known scanner agent or network; a click within seconds
+              of Sent; several links clicked within a second or two; a pixel fetched by
+              the same IP that followed the trap link
+5. apple_mpp  an open from Apple's proxy (Apple networks or its bare agent)
+6. proxy      an open through Gmail's or Yahoo's image proxy
+7. duplicate  the same open/click from the same IP and agent within a short window
+8. human      anything else
+Counted verdicts (human, proxy) feed statuses, counts and notifications.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from tracking import lists
+from tracking.conf import conf
+from tracking.models import Kind, Verdict
+
+# Apple's MPP proxy fetches with this bare agent, unlike Mail.app's own
+# ("Mozilla/5.0 (Macintosh; ...) AppleWebKit/605.1.15 (KHTML, like Gecko)").
+# source: https://www.litmus.com/blog/apple-mail-privacy-protection-for-marketers
+APPLE_MPP_AGENT = "mozilla/5.0"
+PREFETCH_PURPOSES = ("prefetch", "preview")
+
+
+@dataclass(frozen=True)
+class Hit:
+    hit_id: uuid.UUID
+    kind: str
+    email_id: int
+    link_id: int | None
+    at: datetime
+    ip: str | None
+    user_agent: str
+    method: str
+    purpose: str = ""
+    self_user_id: int | None = None  # from the signed cookie or the session
+
+
+@dataclass(frozen=True)
+class EmailFacts:
+    sender_id: int
+    sent_at: datetime
+
+
+@dataclass
+class History:
+    """What the classifier remembers: recent events from the database plus this batch."""
+
+    counted: dict[tuple[object, ...], list[datetime]] = field(
+        default_factory=lambda: defaultdict(list)
+    )
+    clicks: dict[tuple[int, str | None], list[tuple[datetime, int | None]]] = field(
+        default_factory=lambda: defaultdict(list)
+    )
+    trap_ips: set[tuple[int, str | None]] = field(default_factory=set)
+
+    def remember(self, hit: Hit, verdict: str, *, trap: bool) -> None:
+        if verdict in (Verdict.HUMAN, Verdict.PROXY):
+            self.counted[_repeat_key(hit)].append(hit.at)
+        if hit.kind == Kind.CLICK:
+            self.clicks[(hit.email_id, hit.ip)].append((hit.at, hit.link_id))
+            if trap:
+                self.trap_ips.add((hit.email_id, hit.ip))
+
+
+def _repeat_key(hit: Hit) -> tuple[object, ...]:
+    return (hit.email_id, hit.kind, hit.link_id, hit.ip, hit.user_agent)
+
+
+def _scanner_reason(
+    hit: Hit, facts: EmailFacts, history: History, *, trap: bool
+) -> str:
+    agent = hit.user_agent.lower()
+    if trap:
+        return "followed the hidden trap link (T7)"
+    needle = next((n for n in lists.scanner_agents() if n in agent), None)
+    if needle:
+        return f"known scanner agent ({needle})"
+    if hit.ip in lists.networks("scanner_networks"):
+        return f"known scanner network ({hit.ip})"
+    if hit.kind == Kind.OPEN and (hit.email_id, hit.ip) in history.trap_ips:
+        return "fetched by an address that followed the trap link"
+    if hit.kind != Kind.CLICK:
+        return ""
+    seconds = (hit.at - facts.sent_at).total_seconds()
+    if 0 <= seconds < conf("TRACKING_SCANNER_CLICK_SECONDS"):
+        return f"clicked {seconds:.1f} s after sending"
+    window = timedelta(seconds=conf("TRACKING_BURST_SECONDS"))
+    others = {
+        link
+        for at, link in history.clicks.get((hit.email_id, hit.ip), [])
+        if link != hit.link_id and abs(at - hit.at) <= window
+    }
+    if others:
+        return f"{len(others) + 1} links clicked within {window.seconds} s"
+    return ""
+
+
+def classify(
+    hit: Hit,
+    facts: EmailFacts,
+    history: History,
+    *,
+    trap: bool,
+    blocked: lists.NetworkSet,
+) -> tuple[str, str]:
+    """(verdict, reason) for one hit; `history` is updated by the caller."""
+    if hit.self_user_id is not None and hit.self_user_id == facts.sender_id:
+        return Verdict.SELF, "the sender's own browser or Beacon session"
+    if hit.ip in blocked:
+        return Verdict.BLOCKED_IP, f"{hit.ip} is in a blocked network (S8)"
+    if hit.method == "HEAD":
+        return Verdict.PREFETCH, "HEAD request"
+    if hit.purpose and any(p in hit.purpose.lower() for p in PREFETCH_PURPOSES):
+        return Verdict.PREFETCH, f"announced as {hit.purpose.lower()}"
+    reason = _scanner_reason(hit, facts, history, trap=trap)
+    if reason:
+        return Verdict.SCANNER, reason
+    verdict, reason = Verdict.HUMAN, "no machine signal"
+    if hit.kind == Kind.OPEN:
+        agent = hit.user_agent.lower()
+        if hit.ip in lists.networks("apple_mpp_networks"):
+            return (
+                Verdict.APPLE_MPP,
+                f"Apple Mail Privacy Protection network ({hit.ip})",
+            )
+        if agent.strip() == APPLE_MPP_AGENT:
+            return Verdict.APPLE_MPP, "Apple Mail Privacy Protection proxy agent"
+        provider = next((p for n, p in lists.proxy_agents() if n in agent), None)
+        if provider:
+            verdict, reason = Verdict.PROXY, f"{provider} image proxy"
+    window = timedelta(seconds=conf("TRACKING_DUPLICATE_SECONDS"))
+    if any(
+        abs(hit.at - at) <= window for at in history.counted.get(_repeat_key(hit), [])
+    ):
+        return Verdict.DUPLICATE, f"repeat within {window.seconds} s"
+    return verdict, reason

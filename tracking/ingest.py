@@ -1,0 +1,307 @@
+"""Turn raw hits into events: classify, insert idempotently on the hit id, notify.
+
+`ingest_hits` is the one write path for hits: the stream ingestor calls it per batch in
+services mode, the fast path calls it per request batch in embedded mode.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import uuid
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from importlib import import_module
+from typing import Any
+
+from django.conf import settings
+from django.core import signing
+from django.db import connection, transaction
+from django.db.models import Min
+
+from settings_admin.models import BlockedNetwork
+from tracking import lists
+from tracking.classifier import EmailFacts, History, Hit, classify
+from tracking.conf import conf
+from tracking.models import (
+    COUNTED_VERDICTS,
+    Kind,
+    TrackedEmail,
+    TrackedLink,
+    TrackingEvent,
+)
+from tracking.notifications import notify_tracking_events, tracking_event_payload
+
+logger = logging.getLogger(__name__)
+SELF_COOKIE_SALT = "tracking.self"
+INSERT_CHUNK = 1000
+_INFERRED_NAMESPACE = uuid.UUID("6f0c5d1e-3b0a-4d7e-9a51-1f3f3c1b8e21")
+
+
+def self_cookie_signer() -> signing.Signer:
+    return signing.get_cookie_signer(
+        salt=conf("TRACKING_SELF_COOKIE") + SELF_COOKIE_SALT
+    )
+
+
+def _as_int(value: str | None) -> int | None:
+    return int(value) if value and value.isdigit() else None
+
+
+def parse_hit(raw: Mapping[str, str]) -> tuple[Hit, str, str] | None:
+    """A wire hit (see tracking.fastpath.hit_fields) as a Hit, its cookie and session."""
+    try:
+        email_id = int(raw["e"])
+        hit = Hit(
+            hit_id=uuid.UUID(hex=raw["h"]),
+            kind=Kind.OPEN if raw["k"] == "o" else Kind.CLICK,
+            email_id=email_id,
+            link_id=_as_int(raw.get("l")),
+            at=datetime.fromtimestamp(float(raw["t"]), UTC),
+            ip=raw.get("ip") or None,
+            user_agent=raw.get("ua", "")[:2000],
+            method=raw.get("m", "GET")[:10],
+            purpose=raw.get("p", "")[:100],
+        )
+    except (KeyError, ValueError) as exc:
+        logger.error("malformed hit %r: %s", dict(raw), exc)
+        return None
+    return hit, raw.get("sc", ""), raw.get("ss", "")
+
+
+def _self_user(
+    cookie: str, session_key: str, sessions: dict[str, int | None]
+) -> int | None:
+    if cookie:
+        try:
+            return int(self_cookie_signer().unsign(cookie))
+        except (signing.BadSignature, ValueError):
+            pass
+    return sessions.get(session_key) if session_key else None
+
+
+def _session_users(keys: set[str]) -> dict[str, int | None]:
+    engine = import_module(settings.SESSION_ENGINE)
+    found: dict[str, int | None] = {}
+    for key in keys:
+        user_id = engine.SessionStore(session_key=key).get("_auth_user_id")
+        found[key] = int(user_id) if user_id else None
+    return found
+
+
+@dataclass(frozen=True)
+class EmailRow:
+    facts: EmailFacts
+    subject: str
+    contact_id: int | None
+    contact_name: str
+
+
+def _emails(ids: set[int]) -> dict[int, EmailRow]:
+    rows = TrackedEmail.objects.filter(pk__in=ids).values(
+        "pk", "sender_id", "sent_at", "created_at", "subject", "contact_id",
+        "contact__first_name", "contact__last_name", "is_anonymous",
+    )  # fmt: skip
+    found = {}
+    for row in rows:
+        name = f"{row['contact__first_name']} {row['contact__last_name']}".strip()
+        contact_id = None if row["is_anonymous"] else row["contact_id"]
+        found[row["pk"]] = EmailRow(
+            EmailFacts(row["sender_id"], row["sent_at"] or row["created_at"]),
+            row["subject"],
+            contact_id,
+            name if contact_id else "",
+        )
+    return found
+
+
+def _history(
+    email_ids: set[int], since: datetime
+) -> tuple[History, dict[int, datetime]]:
+    """Recent events of these emails, and each email's first counted open."""
+    history = History()
+    events = TrackingEvent.objects.filter(email_id__in=email_ids)
+    dup_since = since - timedelta(seconds=conf("TRACKING_DUPLICATE_SECONDS"))
+    counted = events.filter(verdict__in=COUNTED_VERDICTS, occurred_at__gte=dup_since)
+    for row in counted.values_list(
+        "email_id", "kind", "link_id", "ip", "user_agent", "occurred_at"
+    ):
+        history.counted[row[:5]].append(row[5])
+    burst_since = since - timedelta(seconds=conf("TRACKING_BURST_SECONDS"))
+    clicks = events.filter(kind=Kind.CLICK, occurred_at__gte=burst_since)
+    for email_id, ip, link_id, at in clicks.values_list(
+        "email_id", "ip", "link_id", "occurred_at"
+    ).distinct():
+        history.clicks[(email_id, ip)].append((at, link_id))
+    traps = events.filter(link__is_trap=True).values_list("email_id", "ip").distinct()
+    history.trap_ips.update(traps)
+    first_opens = dict(
+        events.filter(kind=Kind.OPEN, verdict__in=COUNTED_VERDICTS)
+        .values("email_id")
+        .annotate(first=Min("occurred_at"))
+        .values_list("email_id", "first")
+    )
+    return history, first_opens
+
+
+@dataclass
+class EventRow:
+    hit: Hit
+    verdict: str
+    reason: str
+    contact_id: int | None
+    inferred: bool = False
+
+
+_COLUMNS = (
+    "hit_id", "email_id", "link_id", "kind", "occurred_at", "ip", "user_agent",
+    "method", "verdict", "reason", "contact_id", "inferred", "created_at",
+)  # fmt: skip
+
+
+def _insert(rows: list[EventRow]) -> dict[uuid.UUID, int]:
+    """INSERT … ON CONFLICT (hit_id) DO NOTHING: the hit ids newly stored, with their ids."""
+    meta = TrackingEvent._meta
+    uuid_field = meta.get_field("hit_id")
+    now = connection.ops.adapt_datetimefield_value(datetime.now(UTC))
+    stored: dict[uuid.UUID, int] = {}
+    with connection.cursor() as cursor:
+        for start in range(0, len(rows), INSERT_CHUNK):
+            chunk = rows[start : start + INSERT_CHUNK]
+            params: list[Any] = []
+            for row in chunk:
+                hit = row.hit
+                params += [
+                    uuid_field.get_db_prep_value(hit.hit_id, connection),
+                    hit.email_id,
+                    None if row.inferred else hit.link_id,
+                    Kind.OPEN if row.inferred else hit.kind,
+                    connection.ops.adapt_datetimefield_value(hit.at),
+                    hit.ip,
+                    hit.user_agent,
+                    hit.method,
+                    row.verdict,
+                    row.reason[:200],
+                    row.contact_id,
+                    row.inferred,
+                    now,
+                ]
+            values = ",".join(
+                ["(" + ",".join(["%s"] * len(_COLUMNS)) + ")"] * len(chunk)
+            )
+            cursor.execute(
+                f"INSERT INTO {meta.db_table} ({','.join(_COLUMNS)}) VALUES {values} "  # noqa: S608 - fixed names
+                "ON CONFLICT (hit_id) DO NOTHING RETURNING hit_id, id",
+                params,
+            )
+            for hit_id, pk in cursor.fetchall():
+                stored[
+                    hit_id if isinstance(hit_id, uuid.UUID) else uuid.UUID(hit_id)
+                ] = pk
+    return stored
+
+
+def classify_hits(
+    parsed: Iterable[tuple[Hit, str, str]],
+) -> tuple[list[EventRow], dict[int, EmailRow]]:
+    items = sorted(parsed, key=lambda item: item[0].at)
+    if not items:
+        return [], {}
+    emails = _emails({hit.email_id for hit, _, _ in items})
+    link_ids = {hit.link_id for hit, _, _ in items if hit.link_id}
+    links = dict(
+        TrackedLink.objects.filter(pk__in=link_ids).values_list("pk", "email_id")
+    )
+    traps = set(
+        TrackedLink.objects.filter(pk__in=link_ids, is_trap=True).values_list(
+            "pk", flat=True
+        )
+    )
+    blocked = lists.NetworkSet(BlockedNetwork.objects.values_list("cidr", flat=True))
+    sessions = _session_users({key for _, _, key in items if key})
+    history, first_opens = _history(set(emails), items[0][0].at)
+    rows: list[EventRow] = []
+    for hit, cookie, session_key in items:
+        email = emails.get(hit.email_id)
+        if email is None or (
+            hit.kind == Kind.CLICK and links.get(hit.link_id or 0) != hit.email_id
+        ):
+            logger.info("hit %s for a deleted email or link: not stored", hit.hit_id)
+            continue
+        hit = _with_self(hit, _self_user(cookie, session_key, sessions))
+        trap = hit.link_id in traps
+        verdict, reason = classify(
+            hit, email.facts, history, trap=trap, blocked=blocked
+        )
+        history.remember(hit, verdict, trap=trap)
+        counted = verdict in COUNTED_VERDICTS
+        first = first_opens.get(hit.email_id)
+        if hit.kind == Kind.CLICK and counted and (first is None or first > hit.at):
+            # T6: a counted click with no counted open before it implies an open.
+            inferred_id = uuid.uuid5(_INFERRED_NAMESPACE, hit.hit_id.hex)
+            inferred = dataclasses.replace(hit, hit_id=inferred_id)
+            rows.append(
+                EventRow(
+                    inferred,
+                    verdict,
+                    "inferred from a counted click (T6)",
+                    email.contact_id,
+                    inferred=True,
+                )
+            )
+            first_opens[hit.email_id] = hit.at
+        if hit.kind == Kind.OPEN and counted and (first is None or first > hit.at):
+            first_opens[hit.email_id] = hit.at
+        rows.append(EventRow(hit, verdict, reason, email.contact_id))
+    return rows, emails
+
+
+def _with_self(hit: Hit, user_id: int | None) -> Hit:
+    if user_id is None:
+        return hit
+    return dataclasses.replace(hit, self_user_id=user_id)
+
+
+def ingest_hits(raw_hits: Iterable[Mapping[str, str]]) -> int:
+    """Store every hit once as an event; returns how many were newly stored."""
+    parsed = [item for item in map(parse_hit, raw_hits) if item is not None]
+    with transaction.atomic():
+        rows, emails = classify_hits(parsed)
+        stored = _insert(rows) if rows else {}
+        messages = _messages(rows, stored, emails)
+        if messages:
+            transaction.on_commit(lambda: notify_tracking_events(messages))
+    return len(stored)
+
+
+def _messages(
+    rows: list[EventRow], stored: dict[uuid.UUID, int], emails: dict[int, EmailRow]
+) -> list[tuple[int, dict[str, Any]]]:
+    counted = [
+        r for r in rows if r.verdict in COUNTED_VERDICTS and r.hit.hit_id in stored
+    ]
+    if not counted:
+        return []
+    urls = dict(
+        TrackedLink.objects.filter(
+            pk__in={r.hit.link_id for r in counted if r.hit.link_id}
+        ).values_list("pk", "url")
+    )
+    messages = []
+    for row in counted:
+        email = emails[row.hit.email_id]
+        kind = Kind.OPEN if row.inferred else row.hit.kind
+        payload = tracking_event_payload(
+            event_id=stored[row.hit.hit_id],
+            email_id=row.hit.email_id,
+            subject=email.subject,
+            kind=kind,
+            verdict=row.verdict,
+            contact_name=email.contact_name,
+            link_url=None if kind == Kind.OPEN else urls.get(row.hit.link_id or 0),
+            occurred_at=row.hit.at,
+            inferred=row.inferred,
+        )
+        messages.append((email.facts.sender_id, payload))
+    return messages

@@ -1,0 +1,72 @@
+"""The one place tracking notifications are shaped and sent (T9).
+
+Each counted event goes, after commit, to the sender's channel-layer group; the websocket
+consumer forwards the payload as it is.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import datetime
+from typing import Any
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+
+logger = logging.getLogger(__name__)
+EVENT_TYPE = "tracking.event"
+
+
+def user_group_name(user_id: int) -> str:
+    """The channel-layer group of one user's browsers."""
+    return f"user-{user_id}"
+
+
+def tracking_event_payload(
+    *,
+    event_id: int,
+    email_id: int,
+    subject: str,
+    kind: str,
+    verdict: str,
+    contact_name: str,
+    link_url: str | None,
+    occurred_at: datetime,
+    inferred: bool,
+) -> dict[str, Any]:
+    """A plain JSON dict; `contact` is "Someone" for anonymous emails (T2)."""
+    return {
+        "type": EVENT_TYPE,
+        "event_id": event_id,
+        "email_id": email_id,
+        "subject": subject,
+        "kind": kind,
+        "verdict": verdict,
+        "contact": contact_name or "Someone",
+        "link_url": link_url,
+        "occurred_at": occurred_at.isoformat(),
+        "inferred": inferred,
+    }
+
+
+async def _send_all(messages: list[tuple[int, dict[str, Any]]]) -> None:
+    layer = get_channel_layer()
+    if layer is None:
+        return
+    results = await asyncio.gather(
+        *(
+            layer.group_send(user_group_name(user_id), payload)
+            for user_id, payload in messages
+        ),
+        return_exceptions=True,
+    )
+    for result in results:
+        if isinstance(result, BaseException):
+            logger.error("tracking notification failed: %r", result)
+
+
+def notify_tracking_events(messages: list[tuple[int, dict[str, Any]]]) -> None:
+    """Send (sender id, payload) pairs; called from transaction.on_commit."""
+    if messages:
+        async_to_sync(_send_all)(messages)

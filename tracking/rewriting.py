@@ -1,0 +1,108 @@
+"""Rewrite an email's HTML for tracking (T1, T7) with the stdlib HTML parser.
+
+The parser only finds the `<a>`/`<area>` start tags; their source text is then edited in
+place, so every other byte of the markup (comments, conditional comments, entities,
+whitespace, broken tags) reaches the recipient unchanged. Plain text and broken HTML
+parse without error: the parser never raises on bad markup.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from html.parser import HTMLParser
+
+LINK_TAGS = {"a", "area"}
+TRACKED_SCHEMES = ("http://", "https://")
+# Applied to one start tag's own source text, never to the document.
+_HREF = re.compile(r"""(?is)(\shref\s*=\s*)("[^"]*"|'[^']*'|[^\s"'>]+)""")
+_BODY_END = re.compile(r"(?i)</body\s*>")
+
+
+@dataclass(frozen=True)
+class FoundLink:
+    position: int
+    url: str
+    start: int  # offset of the start tag in the source
+    tag_text: str
+
+
+class _LinkFinder(HTMLParser):
+    def __init__(self, source: str) -> None:
+        super().__init__(convert_charrefs=True)
+        self.source = source
+        self.line_starts = [0] + [i + 1 for i, ch in enumerate(source) if ch == "\n"]
+        self.found: list[FoundLink] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag not in LINK_TAGS:
+            return
+        href = next((value for name, value in attrs if name == "href"), None)
+        if href is None or not href.strip().lower().startswith(TRACKED_SCHEMES):
+            return  # mailto:, tel:, #anchors and relative links are left alone (T1)
+        text = self.get_starttag_text() or ""
+        line, column = self.getpos()
+        start = self.line_starts[line - 1] + column
+        # Only edit what the parser saw at that exact place.
+        if self.source[start : start + len(text)] != text or not _HREF.search(text):
+            return
+        self.found.append(FoundLink(len(self.found) + 1, href.strip(), start, text))
+
+    handle_startendtag = handle_starttag
+
+
+def find_links(source: str) -> list[FoundLink]:
+    """The http(s) links of `source`, in document order."""
+    finder = _LinkFinder(source)
+    finder.feed(source)
+    finder.close()
+    return finder.found
+
+
+def _replace_href(tag_text: str, new_url: str) -> str:
+    match = _HREF.search(tag_text)
+    assert match is not None  # checked by the finder
+    quoted = '"' + html.escape(new_url, quote=True) + '"'
+    return tag_text[: match.start(2)] + quoted + tag_text[match.end(2) :]
+
+
+def rewrite_links(
+    source: str, links: list[FoundLink], url_for: Callable[[FoundLink], str]
+) -> str:
+    """`source` with each found link's href replaced by `url_for(link)`."""
+    out: list[str] = []
+    cursor = 0
+    for link in links:
+        out.append(source[cursor : link.start])
+        out.append(_replace_href(link.tag_text, url_for(link)))
+        cursor = link.start + len(link.tag_text)
+    out.append(source[cursor:])
+    return "".join(out)
+
+
+def pixel_markup(pixel_url: str) -> str:
+    src = html.escape(pixel_url, quote=True)
+    return (
+        f'<img src="{src}" width="1" height="1" alt="" '
+        'style="display:block;width:1px;height:1px;border:0;margin:0;padding:0" />'
+    )
+
+
+def trap_markup(trap_url: str) -> str:
+    """T7: a link with no text, hidden from every client, so only machines follow it."""
+    href = html.escape(trap_url, quote=True)
+    return (
+        f'<a href="{href}" aria-hidden="true" tabindex="-1" '
+        'style="display:none!important;mso-hide:all;font-size:0;line-height:0;'
+        'max-height:0;overflow:hidden"></a>'
+    )
+
+
+def insert_before_body_end(source: str, markup: str) -> str:
+    matches = list(_BODY_END.finditer(source))
+    if not matches:
+        return source + markup
+    at = matches[-1].start()
+    return source[:at] + markup + source[at:]

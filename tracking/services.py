@@ -1,0 +1,183 @@
+"""Writes of tracked emails. Hits are written by `tracking.ingest`."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
+from django.utils import timezone
+
+from crm.models import Contact
+from crm.selectors import contacts_by_emails
+from settings_admin.selectors import (
+    EffectiveSettings,
+    effective_settings,
+    never_log_filter,
+)
+from tracking import rewriting, tokens
+from tracking.models import TrackedEmail, TrackedLink
+
+
+class Reason:
+    """Why a recipient is (not) tracked; stable codes the add-in shows (P2, S3)."""
+
+    TRACKED = "tracked"
+    NOT_REQUESTED = "not_requested"
+    TRACKING_DISABLED = "tracking_disabled"
+    NEVER_LOG = "never_log"
+    NOT_A_CONTACT = "not_a_contact"
+    NO_LEGAL_BASIS = "no_legal_basis"
+    OTHER_RECIPIENT = "other_recipient_not_trackable"
+
+
+@dataclass(frozen=True)
+class RecipientDecision:
+    email: str
+    tracked: bool
+    reason: str
+
+    def as_dict(self) -> dict[str, object]:
+        return {"email": self.email, "tracked": self.tracked, "reason": self.reason}
+
+
+@dataclass(frozen=True)
+class RegisteredEmail:
+    email: TrackedEmail
+    html: str
+
+
+def _own_reason(
+    address: str,
+    *,
+    contacts: dict[str, Contact],
+    never_logged: set[str],
+    effective: EffectiveSettings,
+) -> str:
+    if address in never_logged:
+        return Reason.NEVER_LOG
+    if effective.privacy_enabled:  # P1, P2
+        contact = contacts.get(address)
+        if contact is None:
+            return Reason.NOT_A_CONTACT
+        if not contact.has_legal_basis:
+            return Reason.NO_LEGAL_BASIS
+    return Reason.TRACKED
+
+
+def recipient_decisions(
+    *,
+    user: AbstractBaseUser,
+    recipients: Sequence[str],
+    track: bool,
+    effective: EffectiveSettings,
+) -> tuple[bool, list[RecipientDecision], dict[str, Contact]]:
+    """Whether the email is tracked, and why per recipient (S3, P1-P3, never-log).
+
+    One HTML goes to everyone, so one untrackable recipient leaves the whole email untracked.
+    """
+    contacts = contacts_by_emails(recipients)
+    never_logged = never_log_filter(recipients, user)
+    own = {
+        address: _own_reason(
+            address, contacts=contacts, never_logged=never_logged, effective=effective
+        )
+        for address in recipients
+    }
+    blocker = None
+    if not effective.tracking_allowed:
+        blocker = Reason.TRACKING_DISABLED
+    elif not track:
+        blocker = Reason.NOT_REQUESTED
+    tracked = blocker is None and bool(recipients)
+    tracked = tracked and all(reason == Reason.TRACKED for reason in own.values())
+    decisions = []
+    for address in recipients:
+        reason = blocker or own[address]
+        if reason == Reason.TRACKED and not tracked:
+            reason = Reason.OTHER_RECIPIENT
+        decisions.append(RecipientDecision(address, tracked, reason))
+    return tracked, decisions, contacts
+
+
+def _unique(addresses: Sequence[str]) -> list[str]:
+    seen: list[str] = []
+    for address in addresses:
+        clean = address.strip().lower()
+        if clean and clean not in seen:
+            seen.append(clean)
+    return seen
+
+
+def _tracked_html(email: TrackedEmail, source: str) -> str:
+    html = source
+    if email.track_clicks:  # T1: sales seats only (U1)
+        found = rewriting.find_links(source)
+        links = TrackedLink.objects.bulk_create(
+            [TrackedLink(email=email, position=f.position, url=f.url) for f in found]
+        )
+        by_position = {link.position: link for link in links}
+        html = rewriting.rewrite_links(
+            source,
+            found,
+            lambda f: tokens.click_url(email.pk, by_position[f.position].pk),
+        )
+    # T7: the trap link goes into every tracked email; a scanner that follows it also
+    # marks its own pixel fetches.
+    trap = TrackedLink.objects.create(
+        email=email,
+        position=TrackedLink.objects.filter(email=email).count() + 1,
+        url=f"{settings.PUBLIC_BASE_URL}/",
+        is_trap=True,
+    )
+    markup = rewriting.trap_markup(tokens.click_url(email.pk, trap.pk))
+    markup += rewriting.pixel_markup(tokens.pixel_url(email.pk))
+    return rewriting.insert_before_body_end(html, markup)
+
+
+@transaction.atomic
+def tracked_email_register(
+    *,
+    user: AbstractBaseUser,
+    from_address: str,
+    to: Sequence[str],
+    cc: Sequence[str],
+    bcc: Sequence[str],
+    subject: str,
+    html: str,
+    track: bool,
+) -> RegisteredEmail:
+    """Register an outgoing email and, when it is tracked, the HTML to send instead."""
+    to, cc, bcc = _unique(to), _unique(cc), _unique(bcc)
+    recipients = _unique([*to, *cc, *bcc])
+    effective = effective_settings(user)
+    tracked, decisions, contacts = recipient_decisions(
+        user=user, recipients=recipients, track=track, effective=effective
+    )
+    anonymous = len(recipients) > 1  # T2, P3
+    email = TrackedEmail.objects.create(
+        sender_id=user.pk,
+        from_address=from_address.strip().lower(),
+        to=to,
+        cc=cc,
+        bcc=bcc,
+        subject=subject,
+        tracked=tracked,
+        track_clicks=tracked and effective.track_clicks,
+        is_anonymous=anonymous,
+        contact=None if anonymous or not recipients else contacts.get(recipients[0]),
+        decisions=[decision.as_dict() for decision in decisions],
+    )
+    return RegisteredEmail(email, _tracked_html(email, html) if tracked else html)
+
+
+@transaction.atomic
+def tracked_email_mark_sent(*, email: TrackedEmail) -> TrackedEmail:
+    """The email left the outbox (T8 *Sent*). Marking it again keeps the first time."""
+    locked = TrackedEmail.objects.select_for_update().get(pk=email.pk)
+    if locked.sent_at is None:
+        locked.sent_at = timezone.now()
+        locked.save(update_fields=["sent_at"])
+    return locked
