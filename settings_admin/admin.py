@@ -237,6 +237,7 @@ class BlockedNetworkAdmin(admin.ModelAdmin):
 class UserSettingsInline(admin.StackedInline):
     model = UserSettings
     can_delete = False
+    verbose_name = "Beacon settings (seat)"
     verbose_name_plural = "Beacon settings (seat)"
     fields = [
         "seat",
