@@ -147,6 +147,17 @@ class EmailAddressField(serializers.EmailField):
             ) from exc
         return value.strip().lower()
 
+    def run_validation(self, data: Any = serializers.empty) -> Any:
+        try:
+            return super().run_validation(data)
+        except serializers.ValidationError as exc:
+            # Django's EmailValidator runs after to_internal_value: same code for it.
+            if exc.get_codes() == ["invalid"]:
+                raise serializers.ValidationError(
+                    "Enter a valid email address.", code="invalid_email"
+                ) from exc
+            raise
+
 
 class Pagination(PageNumberPagination):
     page_size = 50
