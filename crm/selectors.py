@@ -3,10 +3,29 @@ from __future__ import annotations
 from collections.abc import Iterable
 from functools import lru_cache
 from pathlib import Path
+from typing import Any, TypeVar
 
-from django.db.models import QuerySet
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.db.models import Exists, Model, OuterRef, Prefetch, Q, QuerySet
+from django.shortcuts import get_object_or_404
 
-from crm.models import Company, Contact, ContactDeal, ContactTicket, Deal, Ticket
+from config.api import NotAllowed
+from crm.models import (
+    Company,
+    CompanyDeal,
+    CompanyTicket,
+    Contact,
+    ContactCompany,
+    ContactDeal,
+    ContactEmail,
+    ContactTicket,
+    Deal,
+    Pipeline,
+    Ticket,
+)
+
+Record = TypeVar("Record", Contact, Company, Deal, Ticket)
+AnyUser = AbstractBaseUser | AnonymousUser
 
 FREE_MAIL_FILE = Path(__file__).resolve().parent / "data" / "free_mail_domains.txt"
 RECENT_OPEN_LIMIT = 5
@@ -30,8 +49,21 @@ def is_free_mail(email: str) -> bool:
     return email_domain(email) in free_mail_domains()
 
 
+def _primary_company_prefetch() -> Prefetch[Any]:
+    return Prefetch(
+        "company_links",
+        queryset=ContactCompany.objects.filter(is_primary=True).select_related(
+            "company"
+        ),
+        to_attr="primary_company_links",
+    )
+
+
 def contacts_with_details() -> QuerySet[Contact]:
-    return Contact.objects.select_related("owner").prefetch_related("emails")
+    """Contacts with owner, emails and primary company loaded (no N+1 in lists)."""
+    return Contact.objects.select_related("owner").prefetch_related(
+        "emails", _primary_company_prefetch()
+    )
 
 
 def contact_get_by_email(email: str) -> Contact | None:
@@ -55,6 +87,10 @@ def company_get_by_domain(domain: str) -> Company | None:
 
 
 def contact_primary_company(contact: Contact) -> Company | None:
+    # Uses the links `contacts_with_details` prefetched, when it did.
+    prefetched = getattr(contact, "primary_company_links", None)
+    if prefetched is not None:
+        return prefetched[0].company if prefetched else None
     return Company.objects.filter(
         contact_links__contact=contact, contact_links__is_primary=True
     ).first()
@@ -82,3 +118,165 @@ def contact_recent_open_tickets(
         .order_by("-created_at", "-id")[:limit]
     )
     return [link.ticket for link in links]
+
+
+# Access: one rule for every CRM record (contacts, companies, deals, tickets).
+
+
+def record_writable_by(
+    user: AnyUser, record: Contact | Company | Deal | Ticket
+) -> bool:
+    """Every signed-in user reads records; the owner, anyone when there is no owner,
+    and super admins change them."""
+    if not user.is_authenticated:
+        return False
+    return (
+        record.owner_id is None
+        or record.owner_id == user.pk
+        or bool(getattr(user, "is_superuser", False))
+    )
+
+
+def _record_get_for_user(
+    queryset: QuerySet[Record], user: AnyUser, pk: Any, *, write: bool
+) -> Record:
+    if not user.is_authenticated:
+        raise NotAllowed("Sign in to see CRM records.")
+    record = get_object_or_404(queryset, pk=pk)
+    if write and not record_writable_by(user, record):
+        raise NotAllowed("Only the record's owner or a super admin can change it.")
+    return record
+
+
+def contact_get_for_user(user: AnyUser, pk: Any, *, write: bool = False) -> Contact:
+    return _record_get_for_user(contacts_with_details(), user, pk, write=write)
+
+
+def company_get_for_user(user: AnyUser, pk: Any, *, write: bool = False) -> Company:
+    return _record_get_for_user(companies_with_details(), user, pk, write=write)
+
+
+def deal_get_for_user(user: AnyUser, pk: Any, *, write: bool = False) -> Deal:
+    return _record_get_for_user(deals_with_details(), user, pk, write=write)
+
+
+def ticket_get_for_user(user: AnyUser, pk: Any, *, write: bool = False) -> Ticket:
+    return _record_get_for_user(tickets_with_details(), user, pk, write=write)
+
+
+# Lists and search.
+
+
+def companies_with_details() -> QuerySet[Company]:
+    return Company.objects.select_related("owner")
+
+
+def deals_with_details() -> QuerySet[Deal]:
+    return Deal.objects.select_related("owner", "pipeline", "stage")
+
+
+def tickets_with_details() -> QuerySet[Ticket]:
+    return Ticket.objects.select_related("owner", "pipeline", "stage")
+
+
+def contact_list(*, q: str = "", owner: int | None = None) -> QuerySet[Contact]:
+    """Every word of `q` must be in the first name, last name or any email."""
+    contacts = contacts_with_details()
+    for term in q.split():
+        any_email = ContactEmail.objects.filter(
+            contact=OuterRef("pk"), email__icontains=term
+        )
+        contacts = contacts.filter(
+            Q(first_name__icontains=term)
+            | Q(last_name__icontains=term)
+            | Exists(any_email)
+        )
+    if owner is not None:
+        contacts = contacts.filter(owner_id=owner)
+    return contacts.order_by("last_name", "first_name", "id")
+
+
+def company_list(*, q: str = "", owner: int | None = None) -> QuerySet[Company]:
+    companies = companies_with_details()
+    for term in q.split():
+        companies = companies.filter(
+            Q(name__icontains=term) | Q(domain__icontains=term)
+        )
+    if owner is not None:
+        companies = companies.filter(owner_id=owner)
+    return companies.order_by("name", "id")
+
+
+def deal_list(
+    *, q: str = "", owner: int | None = None, pipeline: int | None = None
+) -> QuerySet[Deal]:
+    deals = deals_with_details()
+    for term in q.split():
+        deals = deals.filter(name__icontains=term)
+    if owner is not None:
+        deals = deals.filter(owner_id=owner)
+    if pipeline is not None:
+        deals = deals.filter(pipeline_id=pipeline)
+    return deals.order_by("-created_at", "-id")
+
+
+def ticket_list(
+    *, q: str = "", owner: int | None = None, pipeline: int | None = None
+) -> QuerySet[Ticket]:
+    tickets = tickets_with_details()
+    for term in q.split():
+        tickets = tickets.filter(subject__icontains=term)
+    if owner is not None:
+        tickets = tickets.filter(owner_id=owner)
+    if pipeline is not None:
+        tickets = tickets.filter(pipeline_id=pipeline)
+    return tickets.order_by("-created_at", "-id")
+
+
+def pipeline_list(*, kind: str | None = None) -> QuerySet[Pipeline]:
+    pipelines = Pipeline.objects.prefetch_related("stages")
+    if kind:
+        pipelines = pipelines.filter(kind=kind)
+    return pipelines.order_by("kind", "name", "id")
+
+
+# Associations (R4), newest first. Each loads what its other side shows.
+
+ASSOCIATION_LINKS: dict[tuple[str, str], type[Model]] = {
+    ("contact", "company"): ContactCompany,
+    ("contact", "deal"): ContactDeal,
+    ("contact", "ticket"): ContactTicket,
+    ("company", "deal"): CompanyDeal,
+    ("company", "ticket"): CompanyTicket,
+}
+_OTHER_SIDE_LOADS: dict[str, tuple[list[str], list[str | Prefetch[Any]]]] = {
+    "contact": (["contact__owner"], ["contact__emails"]),
+    "company": (["company__owner"], []),
+    "deal": (["deal__owner", "deal__pipeline", "deal__stage"], []),
+    "ticket": (["ticket__owner", "ticket__pipeline", "ticket__stage"], []),
+}
+
+
+def association_model(left: str, right: str) -> type[Model]:
+    return ASSOCIATION_LINKS.get((left, right)) or ASSOCIATION_LINKS[(right, left)]
+
+
+def association_links(
+    record: Contact | Company | Deal | Ticket, other: str
+) -> QuerySet[Any]:
+    """The links between `record` and records of kind `other`, newest first."""
+    kind = str(record._meta.model_name)
+    model = association_model(kind, other)
+    related, prefetched = _OTHER_SIDE_LOADS[other]
+    links = model._default_manager.filter(**{kind: record})
+    order = ["-created_at", "-id"]
+    if model is ContactCompany:
+        order.insert(0, "-is_primary")
+    return links.select_related(*related).prefetch_related(*prefetched).order_by(*order)
+
+
+def association_link_get(record: Contact | Company, other: str, other_pk: Any) -> Any:
+    """One link of `record` to the `other` record `other_pk`, or 404."""
+    return get_object_or_404(
+        association_links(record, other), **{f"{other}_id": other_pk}
+    )

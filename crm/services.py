@@ -186,6 +186,31 @@ def company_update(*, company: Company, data: dict[str, Any]) -> Company:
     return company
 
 
+@transaction.atomic
+def company_delete(*, company: Company) -> None:
+    """Deletes the company; its contacts that had it as primary get their newest other
+    company as primary instead."""
+    orphaned = list(
+        ContactCompany.objects.filter(company=company, is_primary=True).values_list(
+            "contact_id", flat=True
+        )
+    )
+    company.delete()
+    for contact_id in orphaned:
+        _promote_newest_company(contact_id)
+
+
+def _promote_newest_company(contact_id: int) -> None:
+    newest = (
+        ContactCompany.objects.filter(contact_id=contact_id)
+        .order_by("-created_at", "-id")
+        .first()
+    )
+    if newest is not None:
+        newest.is_primary = True
+        newest.save(update_fields=["is_primary"])
+
+
 def _check_stage(pipeline: Pipeline, stage: Stage) -> None:
     if stage.pipeline_id != pipeline.pk:
         raise InvalidStage({"stage": stage.pk, "pipeline": pipeline.pk})
@@ -229,6 +254,12 @@ def ticket_create(
         owner_id=_pk(owner),
         priority=priority,
     )
+
+
+@transaction.atomic
+def record_delete(*, record: Deal | Ticket) -> None:
+    """Deletes a deal or ticket with its associations."""
+    record.delete()
 
 
 @transaction.atomic
@@ -280,16 +311,8 @@ def association_create(*, left: Contact | Company, right: Deal | Ticket) -> Any:
 
 @transaction.atomic
 def association_delete(*, link: Any) -> None:
-    if isinstance(link, ContactCompany) and link.is_primary:
-        link.delete()
-        # Another company of the contact, the newest, becomes primary.
-        nxt = (
-            ContactCompany.objects.filter(contact_id=link.contact_id)
-            .order_by("-created_at", "-id")
-            .first()
-        )
-        if nxt is not None:
-            nxt.is_primary = True
-            nxt.save(update_fields=["is_primary"])
-        return
+    was_primary = isinstance(link, ContactCompany) and link.is_primary
     link.delete()
+    if was_primary:
+        # Another company of the contact, the newest, becomes primary.
+        _promote_newest_company(link.contact_id)
