@@ -1,12 +1,14 @@
 """The ASGI entry point: Django for pages and the API, plus routes that skip Django.
 
-`/t/...` (tracking pixel and click) will be served by a small ASGI app with no middleware and
-no ORM (DESIGN.md "The two hot paths"); everything else goes to Django.
+`/t/...` (tracking pixel and click) is served by tracking.fastpath: a small ASGI app with
+no middleware and no ORM on the request (DESIGN.md "The two hot paths"); everything
+else goes to Django.
 """
 
 from __future__ import annotations
 
 import os
+from typing import Any
 
 from django.core.asgi import get_asgi_application
 
@@ -14,4 +16,23 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
 django_app = get_asgi_application()
 
-application = django_app
+from tracking.fastpath import Receive, Scope, Send, tracking_app  # noqa: E402 - after setup
+
+
+async def application(scope: Scope, receive: Receive, send: Send) -> None:
+    if scope["type"] == "http" and scope["path"].startswith("/t/"):
+        await tracking_app(scope, receive, send)
+    elif scope["type"] == "lifespan":
+        await _lifespan(receive, send)
+    else:
+        await django_app(scope, receive, send)
+
+
+async def _lifespan(receive: Receive, send: Send) -> None:
+    while True:
+        message: dict[str, Any] = await receive()
+        if message["type"] == "lifespan.startup":
+            await send({"type": "lifespan.startup.complete"})
+        elif message["type"] == "lifespan.shutdown":
+            await send({"type": "lifespan.shutdown.complete"})
+            return

@@ -40,9 +40,8 @@ _INFERRED_NAMESPACE = uuid.UUID("6f0c5d1e-3b0a-4d7e-9a51-1f3f3c1b8e21")
 
 
 def self_cookie_signer() -> signing.Signer:
-    return signing.get_cookie_signer(
-        salt=conf("TRACKING_SELF_COOKIE") + SELF_COOKIE_SALT
-    )
+    """Signs the `self` cookie's user id (set by tracking.middleware)."""
+    return signing.get_cookie_signer(salt=SELF_COOKIE_SALT)
 
 
 def _as_int(value: str | None) -> int | None:

@@ -1,0 +1,241 @@
+"""The `/t/...` hot path: a bare ASGI app, no Django middleware, no ORM on the request.
+
+- `GET|HEAD /t/o/<token>.gif` always answers the 43-byte transparent GIF; a genuine
+  token's hit is recorded first.
+- `GET|HEAD /t/c/<token>` answers 302 to the link's stored URL, or 404.
+
+A hit is durable before the response leaves: in services mode it is in the Redis stream
+(XADD), in embedded mode it is in the database. Concurrent hits share one round trip
+(group commit): each response awaits the batch holding its hit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import logging
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+
+from asgiref.sync import sync_to_async
+from django.conf import settings
+
+from tracking import tokens
+from tracking.conf import conf
+
+logger = logging.getLogger(__name__)
+
+Scope = dict[str, Any]
+Receive = Callable[[], Awaitable[dict[str, Any]]]
+Send = Callable[[Mapping[str, Any]], Awaitable[None]]
+Hit = dict[str, str]
+
+GIF = base64.b64decode("R0lGODlhAQABAIAAAP///wAAACH5BAEAAAAALAAAAAABAAEAAAICRAEAOw==")
+if len(GIF) != 43:  # the well-known transparent 1x1 GIF
+    raise RuntimeError("pixel GIF must be 43 bytes")
+NO_STORE = b"no-store, no-cache, must-revalidate, max-age=0"
+PIXEL_HEADERS = [
+    (b"content-type", b"image/gif"),
+    (b"content-length", b"43"),
+    (b"cache-control", NO_STORE),
+    (b"pragma", b"no-cache"),
+    (b"expires", b"0"),
+]
+MAX_BATCH = 2000
+LINK_CACHE_SIZE = 100_000
+
+
+class GroupCommit:
+    """Many concurrent hits, one write: each caller awaits the batch holding its hit."""
+
+    def __init__(self, write: Callable[[list[Hit]], Awaitable[None]]) -> None:
+        self.write = write
+        self.pending: list[tuple[Hit, asyncio.Future[None]]] = []
+        self.flusher: asyncio.Task[None] | None = None
+
+    async def record(self, hit: Hit) -> None:
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.pending.append((hit, future))
+        if self.flusher is None or self.flusher.done():
+            self.flusher = asyncio.create_task(self._flush())
+        await future
+
+    async def _flush(self) -> None:
+        while self.pending:
+            batch = self.pending[:MAX_BATCH]
+            del self.pending[:MAX_BATCH]
+            try:
+                await self.write([hit for hit, _ in batch])
+            except Exception as exc:  # handed to every request waiting on the batch
+                for _, future in batch:
+                    if not future.done():
+                        future.set_exception(exc)
+            else:
+                for _, future in batch:
+                    if not future.done():
+                        future.set_result(None)
+
+
+class StreamWriter:
+    """Services mode: XADD each hit to the stream, one pipelined round trip per batch."""
+
+    def __init__(self, url: str, stream: str) -> None:
+        import redis.asyncio as aioredis  # only needed in services mode
+
+        self.client = aioredis.from_url(url)
+        self.stream = stream
+
+    async def __call__(self, hits: list[Hit]) -> None:
+        async with self.client.pipeline(transaction=False) as pipe:
+            for hit in hits:
+                pipe.xadd(self.stream, hit)  # type: ignore[arg-type]
+            await pipe.execute()
+
+
+async def database_writer(hits: list[Hit]) -> None:
+    """Embedded mode: classify and store the batch before the responses go out."""
+    from tracking.ingest import ingest_hits
+
+    await sync_to_async(ingest_hits, thread_sensitive=True)(hits)
+
+
+def _link_url(email_id: int, link_id: int) -> str | None:
+    from tracking.models import TrackedLink
+
+    return (
+        TrackedLink.objects.filter(pk=link_id, email_id=email_id)
+        .values_list("url", flat=True)
+        .first()
+    )
+
+
+def _header(scope: Scope, name: bytes) -> str:
+    for key, value in scope.get("headers", ()):
+        if key == name:
+            return str(value.decode("latin-1"))
+    return ""
+
+
+def _cookies(header: str) -> dict[str, str]:
+    found = {}
+    for part in header.split(";"):
+        name, _, value = part.strip().partition("=")
+        found[name] = value.strip('"')
+    return found
+
+
+def hit_fields(scope: Scope, kind: str, email_id: int, link_id: int | None) -> Hit:
+    """A hit as the stream carries it; parsed back by tracking.ingest.parse_hit."""
+    client = scope.get("client") or ("", 0)
+    hit = {
+        "h": uuid.uuid4().hex,
+        "k": kind,
+        "e": str(email_id),
+        "l": str(link_id or ""),
+        "t": repr(time.time()),
+        "ip": client[0] or "",
+        "ua": _header(scope, b"user-agent")[:2000],
+        "m": scope.get("method", "GET"),
+    }
+    purpose = _header(scope, b"sec-purpose") or _header(scope, b"purpose")
+    purpose = purpose or _header(scope, b"x-moz") or _header(scope, b"x-purpose")
+    if purpose:
+        hit["p"] = purpose[:100]
+    cookie_header = _header(scope, b"cookie")
+    if cookie_header:
+        cookies = _cookies(cookie_header)
+        self_cookie = cookies.get(conf("TRACKING_SELF_COOKIE"), "")
+        session = cookies.get(settings.SESSION_COOKIE_NAME, "")
+        if self_cookie:
+            hit["sc"] = self_cookie[:200]
+        if session:
+            hit["ss"] = session[:100]
+    return hit
+
+
+class TrackingApp:
+    def __init__(self) -> None:
+        self._sink: GroupCommit | None = None
+        self.links: dict[int, str] = {}
+
+    @property
+    def sink(self) -> GroupCommit:
+        # Made on first use, inside the server's event loop.
+        if self._sink is None:
+            if settings.REDIS_URL:
+                self._sink = GroupCommit(
+                    StreamWriter(settings.REDIS_URL, conf("TRACKING_STREAM"))
+                )
+            else:
+                self._sink = GroupCommit(database_writer)
+        return self._sink
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path: str = scope["path"]
+        method = scope.get("method", "GET")
+        if method not in ("GET", "HEAD"):
+            await _respond(send, 405, [(b"allow", b"GET, HEAD")], b"", method)
+        elif path.startswith("/t/o/") and path.endswith(".gif"):
+            await self.pixel(scope, send, path[5:-4])
+        elif path.startswith("/t/c/"):
+            await self.click(scope, send, path[5:])
+        else:
+            await _respond(send, 404, [(b"content-type", b"text/plain")], b"", method)
+
+    async def pixel(self, scope: Scope, send: Send, token: str) -> None:
+        email_id = tokens.open_token_verify(token)
+        if email_id is not None:
+            try:
+                await self.sink.record(hit_fields(scope, "o", email_id, None))
+            except Exception:  # the image must still load (T3); the error is logged
+                logger.exception("could not record an open of email %s", email_id)
+        await _respond(send, 200, PIXEL_HEADERS, GIF, scope.get("method", "GET"))
+
+    async def click(self, scope: Scope, send: Send, token: str) -> None:
+        method = scope.get("method", "GET")
+        ids = tokens.click_token_verify(token)
+        url = await self.link_url(*ids) if ids else None
+        if ids is None or url is None:
+            headers = [(b"content-type", b"text/plain"), (b"cache-control", NO_STORE)]
+            await _respond(send, 404, headers, b"Not found", method)
+            return
+        await self.sink.record(hit_fields(scope, "c", ids[0], ids[1]))
+        headers = [
+            (b"location", url.encode("utf-8")),
+            (b"cache-control", NO_STORE),
+            (b"referrer-policy", b"no-referrer"),
+        ]
+        await _respond(send, 302, headers, b"", method)
+
+    async def link_url(self, email_id: int, link_id: int) -> str | None:
+        # Stored URLs never change (T4), so caching them in the process is safe.
+        url = self.links.get(link_id)
+        if url is None:
+            url = await sync_to_async(_link_url, thread_sensitive=False)(
+                email_id, link_id
+            )
+            if url is not None:
+                if len(self.links) >= LINK_CACHE_SIZE:
+                    self.links.clear()
+                self.links[link_id] = url
+        return url
+
+
+async def _respond(
+    send: Send,
+    status: int,
+    headers: list[tuple[bytes, bytes]],
+    body: bytes,
+    method: str,
+) -> None:
+    if not any(name == b"content-length" for name, _ in headers):
+        headers = [*headers, (b"content-length", str(len(body)).encode())]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send(
+        {"type": "http.response.body", "body": b"" if method == "HEAD" else body}
+    )
+
+
+tracking_app = TrackingApp()

@@ -1,0 +1,139 @@
+"""Helpers for the tracking tests: register emails through the service, drive the fast path."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from asgiref.sync import async_to_sync
+from django.contrib.auth.models import User
+
+from crm.models import Contact, ContactEmail, LegalBasis
+from tracking.fastpath import TrackingApp
+from tracking.models import TrackedEmail
+from tracking.services import tracked_email_register
+
+HTML = (
+    "<html><body><p>Hello <b>Anna</b>,</p>"
+    '<p><a href="https://acme.example/proposal?x=1&amp;y=2">the proposal</a> and '
+    "<a href='http://acme.example/pricing'>pricing</a>, "
+    '<a href="mailto:sales@beacon.example">mail us</a>, <a href="tel:+4612345">call</a>, '
+    '<a href="#top">top</a>.</p><!-- keep me --></body></html>'
+)
+
+
+def make_contact(
+    email: str, *, legal_basis: str = LegalBasis.CONSENT, **names: str
+) -> Contact:
+    contact = Contact.objects.create(legal_basis=legal_basis, **names)
+    ContactEmail.objects.create(contact=contact, email=email, is_primary=True)
+    return contact
+
+
+def register(
+    user: User,
+    to: Sequence[str] = ("anna@acme.example",),
+    *,
+    cc: Sequence[str] = (),
+    bcc: Sequence[str] = (),
+    html: str = HTML,
+    subject: str = "Proposal",
+    track: bool = True,
+) -> tuple[TrackedEmail, str]:
+    registered = tracked_email_register(
+        user=user,
+        from_address=user.email,
+        to=list(to),
+        cc=list(cc),
+        bcc=list(bcc),
+        subject=subject,
+        html=html,
+        track=track,
+    )
+    return registered.email, registered.html
+
+
+@dataclass
+class Reply:
+    status: int
+    headers: dict[str, str]
+    body: bytes
+
+
+@dataclass
+class Req:
+    path: str
+    method: str = "GET"
+    headers: dict[str, str] | None = None
+    ip: str = "198.51.100.7"
+    query: str = ""
+
+
+def _scope(req: Req) -> dict[str, Any]:
+    return {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": req.method,
+        "scheme": "http",
+        "path": req.path,
+        "raw_path": req.path.encode(),
+        "query_string": req.query.encode(),
+        "headers": [
+            (name.lower().encode(), value.encode("latin-1"))
+            for name, value in (req.headers or {}).items()
+        ],
+        "client": (req.ip, 50000),
+        "server": ("127.0.0.1", 8000),
+    }
+
+
+async def _one(app: Any, req: Req) -> Reply:
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: Any) -> None:
+        sent.append(message)
+
+    await app(_scope(req), receive, send)
+    start = sent[0]
+    headers = {k.decode(): v.decode() for k, v in start["headers"]}
+    return Reply(
+        start["status"], headers, b"".join(m.get("body", b"") for m in sent[1:])
+    )
+
+
+def drive(app: Any, requests: Sequence[Req]) -> list[Reply]:
+    """Run the requests through the ASGI app in this thread's event loop, in order."""
+
+    async def run_all() -> list[Reply]:
+        return [await _one(app, req) for req in requests]
+
+    return async_to_sync(run_all)()
+
+
+@pytest.fixture
+def embedded_app(settings: Any) -> TrackingApp:
+    """The fast path in embedded mode: hits are written to the database."""
+    settings.REDIS_URL = ""
+    return TrackingApp()
+
+
+@pytest.fixture
+def stream_name(settings: Any, redis_url: str) -> Callable[[], str]:
+    name = f"test:hits:{uuid.uuid4().hex}"
+    settings.TRACKING_STREAM = name
+    yield lambda: name
+    import redis
+
+    redis.Redis.from_url(redis_url).delete(name)
+
+
+def later(seconds: float) -> float:
+    return time.time() + seconds
