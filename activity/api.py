@@ -1,0 +1,421 @@
+"""The logging API: raw inbound mail, timelines and a logged email's details (A1, A2)."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import tempfile
+from collections.abc import Mapping
+from datetime import datetime
+from typing import IO, Any
+
+import nh3
+from django.contrib.auth.models import User
+from django.core.files import File
+from django.db.models import Q, QuerySet
+from django.http import FileResponse
+from django.urls import reverse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    extend_schema,
+    extend_schema_field,
+)
+from rest_framework import serializers, status
+from rest_framework.exceptions import NotFound, ParseError
+from rest_framework.parsers import BaseParser
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from activity import services
+from activity.models import InboundRoute, LoggedEmail
+from activity.selectors import (
+    RECORD_MODELS,
+    association_ids,
+    attachment_get_for_user,
+    inbound_for_user,
+    logged_email_get_for_user,
+    record_get,
+    thread_emails,
+    timeline_queryset,
+)
+from config.api import StrictSerializer
+
+MAX_RAW_BYTES = 80 * 1024 * 1024
+COPY_CHUNK = 256 * 1024
+
+
+class RawMessageParser(BaseParser):
+    """`message/rfc822`: copies the body to a temporary file in chunks, never whole into
+    memory, and answers it as a Django `File`."""
+
+    media_type = "message/rfc822"
+
+    def parse(  # type: ignore[override]
+        self,
+        stream: IO[Any] | None,
+        media_type: str | None = None,
+        parser_context: Mapping[str, Any] | None = None,
+    ) -> File:
+        spool = tempfile.TemporaryFile()  # noqa: SIM115 - handed to the view, closed there
+        total = 0
+        while stream is not None and (chunk := stream.read(COPY_CHUNK)):
+            total += len(chunk)
+            if total > MAX_RAW_BYTES:
+                spool.close()
+                raise ParseError(f"A raw message is at most {MAX_RAW_BYTES} bytes.")
+            spool.write(chunk)
+        if total == 0:
+            spool.close()
+            raise ParseError("The body is empty: send one raw MIME message.")
+        spool.seek(0)
+        return File(spool, name="message.eml")
+
+
+# -- shared output shapes ---------------------------------------------------------------
+
+
+class AssociationsSerializer(serializers.Serializer):
+    contacts = serializers.ListField(child=serializers.IntegerField())
+    companies = serializers.ListField(child=serializers.IntegerField())
+    deals = serializers.ListField(child=serializers.IntegerField())
+    tickets = serializers.ListField(child=serializers.IntegerField())
+
+
+class LogAssociationsInputSerializer(StrictSerializer):
+    """The records chosen in the add-in's Log box (also used by `POST /api/v1/emails/`)."""
+
+    contacts = serializers.ListField(child=serializers.IntegerField(), required=False)
+    companies = serializers.ListField(child=serializers.IntegerField(), required=False)
+    deals = serializers.ListField(child=serializers.IntegerField(), required=False)
+    tickets = serializers.ListField(child=serializers.IntegerField(), required=False)
+
+
+class AttachmentSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    filename = serializers.CharField()
+    content_type = serializers.CharField()
+    size = serializers.IntegerField()
+    is_inline = serializers.BooleanField()
+    download_url = serializers.SerializerMethodField()
+
+    def get_download_url(self, obj: Any) -> str:
+        return reverse("attachment-download-api", args=[obj.pk])
+
+
+class NoteSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    filename = serializers.CharField()
+    size = serializers.IntegerField()
+    detail = serializers.CharField()
+
+
+class LoggedEmailSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    thread_id = serializers.IntegerField()
+    message_id = serializers.CharField()
+    sender_id = serializers.IntegerField()
+    from_address = serializers.CharField()
+    from_name = serializers.CharField()
+    to = serializers.ListField(child=serializers.CharField())
+    cc = serializers.ListField(child=serializers.CharField())
+    subject = serializers.CharField()
+    sent_at = serializers.DateTimeField()
+    is_pinned = serializers.BooleanField()
+    notes = NoteSerializer(many=True)
+    attachments = AttachmentSerializer(many=True, source="attachments.all")
+    associations = serializers.SerializerMethodField()
+
+    @extend_schema_field(AssociationsSerializer)
+    def get_associations(self, obj: LoggedEmail) -> dict[str, list[int]]:
+        return association_ids(obj)
+
+
+# -- keyset pagination for timelines ----------------------------------------------------
+
+
+def _cursor_encode(email: LoggedEmail) -> str:
+    raw = json.dumps([int(email.is_pinned), email.sent_at.isoformat(), email.pk])
+    return base64.urlsafe_b64encode(raw.encode()).decode()
+
+
+def _cursor_decode(cursor: str) -> tuple[bool, datetime, int]:
+    try:
+        pinned, sent_at, pk = json.loads(base64.urlsafe_b64decode(cursor.encode()))
+        return bool(pinned), datetime.fromisoformat(sent_at), int(pk)
+    except (ValueError, TypeError, binascii.Error) as exc:
+        raise NotFound("Unknown cursor.") from exc
+
+
+def keyset_page(
+    request: Request, rows: QuerySet[LoggedEmail], *, size: int = 25
+) -> tuple[list[LoggedEmail], str | None]:
+    """One page in (pinned desc, sent_at desc, id desc) order, after `?cursor=`."""
+    cursor = request.query_params.get("cursor")
+    if cursor:
+        pinned, sent_at, pk = _cursor_decode(cursor)
+        after = Q(is_pinned=pinned) & (
+            Q(sent_at__lt=sent_at) | Q(sent_at=sent_at, id__lt=pk)
+        )
+        if pinned:
+            after |= Q(is_pinned=False)  # Unpinned emails follow every pinned one.
+        rows = rows.filter(after)
+    try:
+        size = max(1, min(100, int(request.query_params.get("page_size", size))))
+    except ValueError:
+        size = 25
+    page = list(rows[: size + 1])
+    if len(page) <= size:
+        return page, None
+    page = page[:size]
+    url = request.build_absolute_uri(request.path)
+    return page, f"{url}?cursor={_cursor_encode(page[-1])}&page_size={size}"
+
+
+class TimelinePageSerializer(serializers.Serializer):
+    next = serializers.CharField(allow_null=True)
+    results = LoggedEmailSerializer(many=True)
+
+
+def _user(request: Request) -> User:
+    # Every view here requires authentication (the default permission class).
+    assert isinstance(request.user, User)
+    return request.user
+
+
+# -- inbound ----------------------------------------------------------------------------
+
+
+class InboundSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    status = serializers.CharField()
+    reason = serializers.CharField()
+    detail = serializers.CharField()
+    route = serializers.CharField()
+    size = serializers.IntegerField()
+    from_address = serializers.CharField()
+    subject = serializers.CharField()
+    logged_email_id = serializers.IntegerField(allow_null=True)
+    received_at = serializers.DateTimeField()
+
+
+class InboundCreateApi(APIView):
+    """One raw MIME message (L1): stored first, then parsed and logged by a worker."""
+
+    parser_classes = [RawMessageParser]
+
+    @extend_schema(
+        request={"message/rfc822": OpenApiTypes.BINARY},
+        responses={202: InboundSerializer},
+        operation_id="inbound_create",
+    )
+    def post(self, request: Request) -> Response:
+        raw = request.data
+        if not isinstance(raw, File):
+            raise ParseError("Send one raw message as message/rfc822.")
+        try:
+            inbound = services.inbound_receive(
+                route=InboundRoute.API, raw=raw, posted_by=_user(request)
+            )
+        finally:
+            raw.close()
+        inbound.refresh_from_db()
+        return Response(
+            InboundSerializer(inbound).data, status=status.HTTP_202_ACCEPTED
+        )
+
+
+class InboundDetailApi(APIView):
+    """What became of a received message: the poster, its sender and super admins see it."""
+
+    @extend_schema(responses={200: InboundSerializer}, operation_id="inbound_retrieve")
+    def get(self, request: Request, pk: int) -> Response:
+        inbound = inbound_for_user(request.user).filter(pk=pk).first()
+        if inbound is None:
+            raise NotFound()
+        return Response(InboundSerializer(inbound).data)
+
+
+# -- timelines and logged emails ----------------------------------------------------------
+
+
+class TimelineApi(APIView):
+    """A record's logged emails: pinned first, then newest first (V1), keyset-paginated."""
+
+    kind = "contacts"
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("cursor", str, required=False),
+            OpenApiParameter("page_size", int, required=False),
+        ],
+        responses={200: TimelinePageSerializer},
+    )
+    def get(self, request: Request, pk: int) -> Response:
+        record = record_get(self.kind, pk)
+        page, nxt = keyset_page(request, timeline_queryset(record))
+        return Response(
+            {"next": nxt, "results": LoggedEmailSerializer(page, many=True).data}
+        )
+
+
+def timeline_view(kind: str) -> Any:
+    view: type[TimelineApi] = type(
+        f"{kind.title()}TimelineApi", (TimelineApi,), {"kind": kind}
+    )
+    return view.as_view()
+
+
+class LoggedEmailDetailApi(APIView):
+    @extend_schema(
+        responses={200: LoggedEmailSerializer}, operation_id="logged_email_get"
+    )
+    def get(self, request: Request, pk: int) -> Response:
+        email = logged_email_get_for_user(request.user, pk)
+        return Response(LoggedEmailSerializer(email).data)
+
+    @extend_schema(responses={204: None}, operation_id="logged_email_delete")
+    def delete(self, request: Request, pk: int) -> Response:
+        email = logged_email_get_for_user(request.user, pk, write=True)
+        services.logged_email_delete(email=email, actor=_user(request))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+# Remote images (and so tracking pixels) never load inside Beacon (T10).
+REMOTE_PREFIXES = ("http:", "https:", "//", "ftp:")
+
+
+def sanitise_html(html: str, inline_urls: dict[str, str]) -> str:
+    def attribute_filter(tag: str, attribute: str, value: str) -> str | None:
+        if tag == "img" and attribute == "src":
+            lowered = value.strip().lower()
+            if lowered.startswith("cid:"):
+                return inline_urls.get(value.strip()[4:].strip("<>").lower())
+            if lowered.startswith(REMOTE_PREFIXES) or not lowered.startswith("data:"):
+                return None
+        return value
+
+    return nh3.clean(
+        html, attribute_filter=attribute_filter, link_rel="noopener noreferrer"
+    )
+
+
+class LoggedEmailBodyApi(APIView):
+    class OutputSerializer(serializers.Serializer):
+        id = serializers.IntegerField()
+        html = serializers.CharField()
+        text = serializers.CharField()
+
+    @extend_schema(responses={200: OutputSerializer}, operation_id="logged_email_body")
+    def get(self, request: Request, pk: int) -> Response:
+        email = logged_email_get_for_user(request.user, pk)
+        inline = {
+            item.content_id.lower(): reverse("attachment-download-api", args=[item.pk])
+            for item in email.attachments.all()
+            if item.content_id
+        }
+        html = sanitise_html(email.html_body, inline) if email.html_body else ""
+        return Response({"id": email.pk, "html": html, "text": email.text_body})
+
+
+class LoggedEmailThreadApi(APIView):
+    class OutputSerializer(serializers.Serializer):
+        thread_id = serializers.IntegerField()
+        emails = LoggedEmailSerializer(many=True)
+
+    @extend_schema(
+        responses={200: OutputSerializer}, operation_id="logged_email_thread"
+    )
+    def get(self, request: Request, pk: int) -> Response:
+        email = logged_email_get_for_user(request.user, pk)
+        emails = thread_emails(email).prefetch_related(
+            "contacts", "companies", "deals", "tickets", "attachments"
+        )
+        return Response(
+            {
+                "thread_id": email.thread_id,
+                "emails": LoggedEmailSerializer(emails, many=True).data,
+            }
+        )
+
+
+class LoggedEmailAssociationsApi(APIView):
+    """PUT replaces every kind (missing kinds become empty); PATCH only the kinds given."""
+
+    InputSerializer = LogAssociationsInputSerializer
+
+    @extend_schema(
+        request=LogAssociationsInputSerializer,
+        responses={200: AssociationsSerializer},
+        operation_id="logged_email_associations_replace",
+    )
+    def put(self, request: Request, pk: int) -> Response:
+        return self._update(request, pk, partial=False)
+
+    @extend_schema(
+        request=LogAssociationsInputSerializer,
+        responses={200: AssociationsSerializer},
+        operation_id="logged_email_associations_update",
+    )
+    def patch(self, request: Request, pk: int) -> Response:
+        return self._update(request, pk, partial=True)
+
+    def _update(self, request: Request, pk: int, *, partial: bool) -> Response:
+        email = logged_email_get_for_user(request.user, pk, write=True)
+        serializer = self.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = dict(serializer.validated_data)
+        if not partial:
+            data = {kind: data.get(kind, []) for kind in RECORD_MODELS}
+        services.logged_email_associations_set(
+            email=email, actor=_user(request), associations=data
+        )
+        return Response(association_ids(email))
+
+
+class LoggedEmailPinApi(APIView):
+    class OutputSerializer(serializers.Serializer):
+        id = serializers.IntegerField()
+        is_pinned = serializers.BooleanField()
+
+    @extend_schema(
+        request=None, responses={200: OutputSerializer}, operation_id="logged_email_pin"
+    )
+    def post(self, request: Request, pk: int) -> Response:
+        return self._pin(request, pk, pinned=True)
+
+    @extend_schema(
+        request=None,
+        responses={200: OutputSerializer},
+        operation_id="logged_email_unpin",
+    )
+    def delete(self, request: Request, pk: int) -> Response:
+        return self._pin(request, pk, pinned=False)
+
+    def _pin(self, request: Request, pk: int, *, pinned: bool) -> Response:
+        email = logged_email_get_for_user(request.user, pk, write=True)
+        services.logged_email_pin(email=email, actor=_user(request), pinned=pinned)
+        return Response({"id": email.pk, "is_pinned": email.is_pinned})
+
+
+class AttachmentDownloadApi(APIView):
+    """The attachment's bytes, for signed-in users only (L6)."""
+
+    @extend_schema(
+        responses={(200, "application/octet-stream"): OpenApiTypes.BINARY},
+        operation_id="attachment_download",
+    )
+    def get(self, request: Request, pk: int) -> FileResponse:
+        attachment = attachment_get_for_user(request.user, pk)
+        return attachment_response(attachment)
+
+
+def attachment_response(attachment: Any) -> FileResponse:
+    return FileResponse(
+        attachment.file.open("rb"),
+        as_attachment=True,
+        filename=attachment.filename,
+        content_type=attachment.content_type or "application/octet-stream",
+    )

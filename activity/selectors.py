@@ -1,0 +1,170 @@
+"""Reads of logged email: timelines, threads, access helpers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth.models import AnonymousUser, User
+from django.db.models import Model, Q, QuerySet
+from django.shortcuts import get_object_or_404
+
+from activity.models import Attachment, InboundEmail, LoggedEmail, LogRegistration
+from config.api import NotAllowed
+from crm.models import Company, Contact, Deal, Ticket
+from settings_admin.models import AccountSettings
+
+RECORD_MODELS: dict[str, type[Model]] = {
+    "contacts": Contact,
+    "companies": Company,
+    "deals": Deal,
+    "tickets": Ticket,
+}
+INBOUND_POST_PERMISSION = "activity.post_raw_inbound"
+
+
+def logged_emails_with_details() -> QuerySet[LoggedEmail]:
+    return (
+        LoggedEmail.objects.visible()
+        .select_related("sender", "thread")
+        .prefetch_related(
+            "contacts__emails", "companies", "deals", "tickets", "attachments"
+        )
+    )
+
+
+def record_get(kind: str, pk: int) -> Model:
+    """A contact, company, deal or ticket by its plural kind; 404 when missing."""
+    return get_object_or_404(RECORD_MODELS[kind], pk=pk)
+
+
+def timeline_queryset(record: Model) -> QuerySet[LoggedEmail]:
+    """The record's logged emails: pinned first, then newest first (V1)."""
+    return (
+        LoggedEmail.objects.visible()
+        .filter(**{_link_name(record): record})
+        .select_related("sender")
+        .prefetch_related("attachments")
+        .order_by("-is_pinned", "-sent_at", "-id")
+    )
+
+
+def _link_name(record: Model) -> str:
+    return {
+        Contact: "contacts",
+        Company: "companies",
+        Deal: "deals",
+        Ticket: "tickets",
+    }[type(record)]
+
+
+def thread_emails(email: LoggedEmail) -> QuerySet[LoggedEmail]:
+    return (
+        LoggedEmail.objects.visible()
+        .filter(thread_id=email.thread_id)
+        .select_related("sender")
+        .order_by("sent_at", "id")
+    )
+
+
+def _can_edit(user: User | AnonymousUser, email: LoggedEmail) -> bool:
+    return bool(getattr(user, "is_superuser", False)) or email.sender_id == user.pk
+
+
+def logged_email_get_for_user(
+    user: User | AnonymousUser, pk: int, *, write: bool = False
+) -> LoggedEmail:
+    """Every signed-in user reads logged email (the CRM is shared); only its sender or a
+    super admin edits, pins or deletes it."""
+    if not user.is_authenticated:
+        raise NotAllowed("Sign in to see logged email.", code="not_authenticated")
+    email = get_object_or_404(logged_emails_with_details(), pk=pk)
+    if write and not _can_edit(user, email):
+        raise NotAllowed("Only the sender or a super admin can change this email.")
+    return email
+
+
+def attachment_get_for_user(user: User | AnonymousUser, pk: int) -> Attachment:
+    """Downloadable by signed-in users only, and never from a deleted email (L6)."""
+    if not user.is_authenticated:
+        raise NotAllowed("Sign in to download attachments.", code="not_authenticated")
+    return get_object_or_404(
+        Attachment.objects.select_related("logged_email"),
+        pk=pk,
+        logged_email__deleted_at__isnull=True,
+    )
+
+
+def can_post_any_inbound(user: User | AnonymousUser) -> bool:
+    """Super admins and mail gateways (the permission) post any message; others only
+    their own sent mail, which the sender check enforces."""
+    return bool(getattr(user, "is_superuser", False)) or bool(
+        user.is_authenticated and user.has_perm(INBOUND_POST_PERMISSION)
+    )
+
+
+def inbound_for_user(user: User | AnonymousUser) -> QuerySet[InboundEmail]:
+    """Super admins see every received message; others those they sent or posted."""
+    rows = InboundEmail.objects.select_related("logged_email")
+    if not user.is_authenticated:
+        return rows.none()
+    if user.is_superuser:
+        return rows
+    return rows.filter(Q(sender_id=user.pk) | Q(posted_by_id=user.pk))
+
+
+@dataclass(frozen=True)
+class BccAddress:
+    registration_token: str
+
+
+def bcc_address_parse(address: str, account: AccountSettings) -> BccAddress | None:
+    """`<prefix>+<secret>[+<registration>]@<BEACON_BCC_DOMAIN>`, case-insensitively (S7)."""
+    local, at, domain = address.strip().strip("<>").lower().rpartition("@")
+    if not at or domain != settings.BEACON_BCC_DOMAIN.lower():
+        return None
+    pieces = local.split("+")
+    if len(pieces) not in (2, 3):
+        return None
+    if (
+        pieces[0] != account.bcc_prefix.lower()
+        or pieces[1] != account.bcc_secret.lower()
+    ):
+        return None
+    return BccAddress(registration_token=pieces[2] if len(pieces) == 3 else "")
+
+
+def is_bcc_domain(address: str) -> bool:
+    return address.lower().rpartition("@")[2] == settings.BEACON_BCC_DOMAIN.lower()
+
+
+def registration_bcc_address(
+    registration: LogRegistration, account: AccountSettings
+) -> str:
+    return (
+        f"{account.bcc_prefix}+{account.bcc_secret}+{registration.token}"
+        f"@{settings.BEACON_BCC_DOMAIN}"
+    )
+
+
+def association_ids(email: LoggedEmail) -> dict[str, list[int]]:
+    return {
+        kind: sorted(item.pk for item in getattr(email, kind).all())
+        for kind in RECORD_MODELS
+    }
+
+
+def records_missing(associations: dict[str, Any]) -> dict[str, list[int]]:
+    """Chosen ids that do not exist, per kind."""
+    missing: dict[str, list[int]] = {}
+    for kind, ids in associations.items():
+        wanted = set(ids or [])
+        found = set(
+            RECORD_MODELS[kind]
+            ._default_manager.filter(pk__in=wanted)
+            .values_list("pk", flat=True)
+        )
+        if wanted - found:
+            missing[kind] = sorted(wanted - found)
+    return missing

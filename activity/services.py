@@ -1,0 +1,610 @@
+"""Writes for logged email: receive raw mail, log it, edit, pin and delete it.
+
+Both receivers (SMTP and the API) call `inbound_receive`, which stores the raw bytes first
+(L9) and enqueues `activity.tasks.inbound_process`; that task calls `inbound_process`,
+which parses and hands over to `email_log`, the one logging workflow (L2-L8).
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.contrib.auth.models import User
+from django.core.files import File
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from django.core.mail import send_mail
+from django.db import IntegrityError, transaction
+from django.db.models import Model
+from django.utils import timezone
+
+from activity.models import (
+    Attachment,
+    EmailThread,
+    InboundEmail,
+    InboundStatus,
+    LoggedEmail,
+    LogRegistration,
+)
+from activity.parser import MalformedEmail, ParsedEmail, ParsedPart, parse_message
+from activity.selectors import (
+    RECORD_MODELS,
+    bcc_address_parse,
+    can_post_any_inbound,
+    is_bcc_domain,
+    records_missing,
+    registration_bcc_address,
+)
+from config.api import DomainError
+from crm.models import Company, Contact, ContactSource, Deal, MarketingStatus, Ticket
+from crm.selectors import (
+    contact_get_by_email,
+    contact_primary_company,
+    contact_recent_open_deals,
+    contact_recent_open_tickets,
+    contacts_by_emails,
+)
+from crm.services import DuplicateEmail, contact_create
+from settings_admin.models import AccountSettings
+from settings_admin.selectors import (
+    EffectiveSettings,
+    account_settings_get,
+    effective_settings,
+    never_log_filter,
+    sending_addresses,
+    sending_identity_user,
+)
+
+log = logging.getLogger(__name__)
+
+
+class Rejected(Exception):
+    """The message is valid mail but must not be logged; waits for review (L2, L6)."""
+
+    def __init__(self, code: str, detail: str) -> None:
+        super().__init__(detail)
+        self.code = code
+        self.detail = detail
+
+
+class AlreadyLogged(Exception):
+    """The same normalised Message-ID is logged already (L7)."""
+
+    def __init__(self, first: LoggedEmail) -> None:
+        super().__init__(first.pk)
+        self.first = first
+
+
+class InvalidAssociation(DomainError):
+    """A chosen record does not exist or cannot be seen."""
+
+    code = "invalid_association"
+
+
+# -- receiving ------------------------------------------------------------------------
+
+
+def inbound_receive(
+    *,
+    route: str,
+    raw: File | bytes,
+    envelope_from: str = "",
+    envelope_to: Sequence[str] = (),
+    posted_by: User | None = None,
+) -> InboundEmail:
+    """Stores the raw message in file storage, then its row; processing starts after
+    commit. Callers answer "accepted" only once this returns (L9)."""
+    content = ContentFile(raw) if isinstance(raw, bytes) else raw
+    name = f"inbound/{timezone.now():%Y/%m/%d}/{uuid.uuid4().hex}.eml"
+    stored = default_storage.save(name, content)
+    with transaction.atomic():
+        inbound = InboundEmail.objects.create(
+            route=route,
+            raw=stored,
+            size=default_storage.size(stored),
+            envelope_from=envelope_from[:320],
+            envelope_to=[address.lower() for address in envelope_to],
+            posted_by=posted_by,
+        )
+        transaction.on_commit(lambda: _enqueue(inbound.pk))
+    return inbound
+
+
+def _enqueue(inbound_id: int) -> None:
+    from activity.tasks import inbound_process as task
+
+    task.delay(inbound_id)
+
+
+def inbound_process(*, inbound_id: int, force: bool = False) -> InboundEmail | None:
+    """Parses and logs one received message; every outcome is kept on its row.
+
+    Only `received` rows are processed unless `force` (the admin's re-process).
+    """
+    with transaction.atomic():
+        inbound = InboundEmail.objects.select_for_update().filter(pk=inbound_id).first()
+        if inbound is None:
+            return None
+        if inbound.status != InboundStatus.RECEIVED and not force:
+            return inbound
+        inbound.attempts += 1
+        _process(inbound)
+        inbound.processed_at = timezone.now()
+        inbound.save()
+    return inbound
+
+
+def _process(inbound: InboundEmail) -> None:
+    try:
+        with inbound.raw.open("rb") as fp:
+            parsed = parse_message(fp)  # type: ignore[arg-type]
+    except MalformedEmail as exc:
+        _finish(inbound, InboundStatus.FAILED, "parse_error", exc.reason)
+        return
+    except OSError as exc:
+        _finish(inbound, InboundStatus.FAILED, "raw_unreadable", str(exc))
+        return
+    inbound.from_address = parsed.from_address[:320]
+    inbound.subject = parsed.subject[:998]
+    inbound.message_id = parsed.message_id
+    try:
+        with transaction.atomic():
+            email = email_log(inbound=inbound, parsed=parsed)
+    except Rejected as exc:
+        _finish(inbound, InboundStatus.REJECTED, exc.code, exc.detail)
+        if exc.code == "body_too_large":
+            _tell_sender(inbound, exc.detail)
+        return
+    except AlreadyLogged as exc:
+        _duplicate(inbound, exc.first)
+        return
+    except IntegrityError:
+        # Another worker logged the same Message-ID first (L7).
+        first = LoggedEmail.objects.filter(message_id=parsed.message_id).first()
+        if first is None:
+            raise
+        _duplicate(inbound, first)
+        return
+    except Exception as exc:
+        log.exception("Logging inbound %s failed", inbound.pk)
+        _finish(inbound, InboundStatus.FAILED, "processing_error", repr(exc))
+        return
+    inbound.logged_email = email
+    _finish(inbound, InboundStatus.LOGGED, "", "")
+
+
+def _finish(inbound: InboundEmail, status: str, reason: str, detail: str) -> None:
+    inbound.status = status
+    inbound.reason = reason
+    inbound.detail = detail
+
+
+def _duplicate(inbound: InboundEmail, first: LoggedEmail) -> None:
+    inbound.logged_email = first
+    _finish(
+        inbound,
+        InboundStatus.LOGGED,
+        "duplicate",
+        f"Already logged as email {first.pk}; stored once (L7).",
+    )
+
+
+def _tell_sender(inbound: InboundEmail, detail: str) -> None:
+    sender = inbound.sender
+    address = getattr(sender, "email", "") or inbound.from_address
+    if not address:
+        return
+    subject = f"Not logged: {inbound.subject or '(no subject)'}"
+    transaction.on_commit(
+        lambda: send_mail(
+            subject,
+            f"Beacon did not log your email.\n\n{detail}\n",
+            None,
+            [address],
+            fail_silently=True,
+        )
+    )
+
+
+# -- logging --------------------------------------------------------------------------
+
+
+@dataclass
+class Associations:
+    contacts: list[Contact] = field(default_factory=list)
+    companies: list[Company] = field(default_factory=list)
+    deals: list[Deal] = field(default_factory=list)
+    tickets: list[Ticket] = field(default_factory=list)
+
+    def add(self, kind: str, records: Sequence[Model | None]) -> None:
+        bucket: list[Any] = getattr(self, kind)
+        for record in records:
+            if record is not None and all(item.pk != record.pk for item in bucket):
+                bucket.append(record)
+
+    def is_empty(self) -> bool:
+        return not (self.contacts or self.companies or self.deals or self.tickets)
+
+
+def email_log(*, inbound: InboundEmail, parsed: ParsedEmail) -> LoggedEmail:
+    """Logs one parsed message (L2-L8) or raises `Rejected`; run in one transaction.
+
+    The LoggedEmail row is inserted before anything else so that a second worker
+    logging the same Message-ID blocks on the UNIQUE index and then fails (L7).
+    """
+    sender = _sender(inbound, parsed)
+    account = account_settings_get()
+    settings = effective_settings(sender, account=account)
+    if parsed.body_bytes > settings.max_body_bytes:
+        raise Rejected(
+            "body_too_large",
+            f"The body is {parsed.body_bytes} bytes; the limit is "
+            f"{settings.max_body_bytes} bytes (S9).",
+        )
+    first = LoggedEmail.objects.filter(message_id=parsed.message_id).first()
+    if first is not None:
+        raise AlreadyLogged(first)
+    registration = _registration(inbound, parsed, account, sender)
+    recipients = _recipients(parsed, sender)
+    never = never_log_filter(recipients, sender)
+    loggable = [address for address in recipients if address not in never]
+    parents = _parents(parsed)
+    thread = (
+        parents[0].thread
+        if parents
+        else EmailThread.objects.create(subject=parsed.subject[:998])
+    )
+    email = LoggedEmail.objects.create(
+        message_id=parsed.message_id,
+        sender=sender,
+        thread=thread,
+        from_address=parsed.from_address[:320],
+        from_name=parsed.from_name[:255],
+        to=parsed.to,
+        cc=parsed.cc,
+        subject=parsed.subject[:998],
+        sent_at=parsed.date or timezone.now(),
+        in_reply_to=parsed.in_reply_to,
+        references=parsed.references,
+        html_body=parsed.html,
+        text_body=parsed.text,
+    )
+    chosen = _associations(
+        loggable=loggable,
+        never=never,
+        sender=sender,
+        settings=settings,
+        registration=registration,
+        thread=thread if parents else None,
+    )
+    if chosen.is_empty():
+        raise Rejected(
+            "no_records",
+            "No recipient can be logged to: each is on a never-log list, lacks a legal "
+            "basis (privacy is on) or is not a contact.",
+        )
+    for kind in RECORD_MODELS:
+        getattr(email, kind).set(getattr(chosen, kind))
+    email.notes = _attachments_save(email, parsed.parts, settings)
+    email.save(update_fields=["notes"])
+    return email
+
+
+def _sender(inbound: InboundEmail, parsed: ParsedEmail) -> User:
+    sender = sending_identity_user(parsed.from_address)
+    if not isinstance(sender, User):
+        raise Rejected(
+            "sender_not_identity",
+            f"{parsed.from_address} is not a sending identity of any Beacon user (U2).",
+        )
+    inbound.sender = sender
+    poster = inbound.posted_by
+    if (
+        poster is not None
+        and poster.pk != sender.pk
+        and not can_post_any_inbound(poster)
+    ):
+        raise Rejected(
+            "sender_mismatch",
+            f"{poster} may only post email sent from their own addresses.",
+        )
+    return sender
+
+
+def _registration(
+    inbound: InboundEmail,
+    parsed: ParsedEmail,
+    account: AccountSettings,
+    sender: User,
+) -> LogRegistration | None:
+    """The add-in's registration: from the BCC address it was sent to, a Bcc header in
+    the sender's own copy, or the X-Beacon-Registration header (L1a)."""
+    tokens: list[str] = []
+    for address in [*inbound.envelope_to, *parsed.bcc]:
+        parsed_bcc = bcc_address_parse(address, account)
+        if parsed_bcc and parsed_bcc.registration_token:
+            tokens.append(parsed_bcc.registration_token)
+    if parsed.registration_header:
+        tokens.append(parsed.registration_header.strip().lower())
+    if not tokens:
+        return None
+    # Someone else's token never steers this sender's email.
+    return LogRegistration.objects.filter(token__in=tokens, user=sender).first()
+
+
+def _recipients(parsed: ParsedEmail, sender: User) -> list[str]:
+    """To and Cc, without the BCC address and the sender's own addresses."""
+    own = set(sending_addresses(sender)) | {parsed.from_address}
+    found: list[str] = []
+    for address in [*parsed.to, *parsed.cc]:
+        if address not in own and not is_bcc_domain(address) and address not in found:
+            found.append(address)
+    return found
+
+
+def _parents(parsed: ParsedEmail) -> list[LoggedEmail]:
+    """Logged emails this one replies to, the direct parent first (L8)."""
+    wanted = [parsed.in_reply_to, *reversed(parsed.references)]
+    wanted = [item for item in wanted if item and item != parsed.message_id]
+    if not wanted:
+        return []
+    found = {
+        email.message_id: email
+        for email in LoggedEmail.objects.filter(message_id__in=wanted).select_related(
+            "thread"
+        )
+    }
+    return [found[item] for item in wanted if item in found]
+
+
+def _associations(
+    *,
+    loggable: list[str],
+    never: set[str],
+    sender: User,
+    settings: EffectiveSettings,
+    registration: LogRegistration | None,
+    thread: EmailThread | None,
+) -> Associations:
+    skip = set(registration.skip_new_contacts) if registration else set()
+    existing, new = _recipient_contacts(loggable, sender, settings, skip)
+    chosen = Associations()
+    if registration is not None and registration.associations is not None:
+        # Exactly the records chosen in the add-in, plus the new contacts it proposed.
+        for kind, model in RECORD_MODELS.items():
+            ids = registration.associations.get(kind) or []
+            chosen.add(kind, list(model._default_manager.filter(pk__in=ids)))
+        chosen.add("contacts", new)
+    else:
+        _default_associations(chosen, [*existing, *new], settings.associate)
+    if thread is not None:
+        _inherit(chosen, thread)
+    chosen.contacts = [
+        contact
+        for contact in chosen.contacts
+        if _contact_loggable(contact, never, settings.privacy_enabled)
+    ]
+    return chosen
+
+
+def _contact_loggable(contact: Contact, never: set[str], privacy: bool) -> bool:
+    if privacy and not contact.has_legal_basis:
+        return False  # P1
+    return not any(item.email in never for item in contact.emails.all())  # L3
+
+
+def _recipient_contacts(
+    loggable: list[str],
+    sender: User,
+    settings: EffectiveSettings,
+    skip: set[str],
+) -> tuple[list[Contact], list[Contact]]:
+    """Existing contacts by any of their emails, and new ones for unknown recipients
+    (L4). Under privacy (P1) a new contact could never be logged to (it has no legal
+    basis yet), so none is created."""
+    found = contacts_by_emails(loggable)
+    existing: list[Contact] = []
+    new: list[Contact] = []
+    for address in loggable:
+        contact = found.get(address)
+        if contact is not None:
+            if all(item.pk != contact.pk for item in existing):
+                existing.append(contact)
+            continue
+        if (
+            settings.create_contacts
+            and not settings.privacy_enabled
+            and (address not in skip)
+        ):
+            created = _contact_for_recipient(address, sender)
+            if created is not None:
+                new.append(created)
+    return existing, new
+
+
+def _contact_for_recipient(address: str, sender: User) -> Contact | None:
+    try:
+        contact = contact_create(
+            emails=[address],
+            owner=sender,
+            marketing_status=MarketingStatus.NON_MARKETING,
+            created_via=ContactSource.LOGGED_EMAIL,
+        )
+    except DuplicateEmail:
+        # Created by another worker meanwhile: use theirs.
+        return contact_get_by_email(address)
+    return Contact.objects.prefetch_related("emails").get(pk=contact.pk)
+
+
+def _default_associations(
+    chosen: Associations, contacts: list[Contact], associate: dict[str, bool]
+) -> None:
+    """Each contact, its primary company, its five newest open deals and tickets,
+    narrowed to the record types of the default association setting (L5, S2)."""
+    for contact in contacts:
+        if associate.get("contacts"):
+            chosen.add("contacts", [contact])
+        if associate.get("companies"):
+            chosen.add("companies", [contact_primary_company(contact)])
+        if associate.get("deals"):
+            chosen.add("deals", contact_recent_open_deals(contact))
+        if associate.get("tickets"):
+            chosen.add("tickets", contact_recent_open_tickets(contact))
+
+
+def _inherit(chosen: Associations, thread: EmailThread) -> None:
+    """A reply inherits the associations of its thread (L8)."""
+    emails = LoggedEmail.objects.visible().filter(thread=thread)
+    chosen.add(
+        "contacts",
+        list(
+            Contact.objects.filter(logged_emails__in=emails)
+            .prefetch_related("emails")
+            .distinct()
+        ),
+    )
+    chosen.add(
+        "companies", list(Company.objects.filter(logged_emails__in=emails).distinct())
+    )
+    chosen.add("deals", list(Deal.objects.filter(logged_emails__in=emails).distinct()))
+    chosen.add(
+        "tickets", list(Ticket.objects.filter(logged_emails__in=emails).distinct())
+    )
+
+
+def _attachments_save(
+    email: LoggedEmail, parts: list[ParsedPart], settings: EffectiveSettings
+) -> list[dict[str, Any]]:
+    """Stores attachments (S9) and answers the timeline notes for those left out (L6)."""
+    notes: list[dict[str, Any]] = []
+    folder = uuid.uuid4().hex
+    for part in parts:
+        if not settings.log_attachments:
+            notes.append(
+                _note(
+                    "attachment_not_logged",
+                    part,
+                    "Attachment logging is off for this account (S9).",
+                )
+            )
+            continue
+        if part.size > settings.max_attachment_bytes:
+            notes.append(
+                _note(
+                    "attachment_too_large",
+                    part,
+                    f"{part.filename} ({part.size} bytes) is over the "
+                    f"{settings.max_attachment_bytes}-byte limit and was left out (L6).",
+                )
+            )
+            continue
+        data = part.data()
+        attachment = Attachment(
+            logged_email=email,
+            filename=part.filename,
+            content_type=part.content_type,
+            size=len(data),
+            content_id=part.content_id,
+            is_inline=part.is_inline,
+        )
+        attachment.file.save(f"{folder}/{part.filename}", ContentFile(data), save=False)
+        del data
+        attachment.save()
+    return notes
+
+
+def _note(code: str, part: ParsedPart, detail: str) -> dict[str, Any]:
+    return {
+        "code": code,
+        "filename": part.filename,
+        "size": part.size,
+        "detail": detail,
+    }
+
+
+# -- the add-in's registration (L1a) ---------------------------------------------------
+
+
+@transaction.atomic
+def email_log_register(
+    *,
+    user: User,
+    from_address: str,
+    to: list[str],
+    cc: list[str],
+    bcc: list[str],
+    subject: str,
+    associations: dict[str, list[int]] | None,
+    skip_new_contacts: Sequence[str] = (),
+) -> LogRegistration:
+    """Registers the records chosen in the Log box; the answer's `bcc_address` carries
+    the registration, so the copy that arrives is logged to exactly those records (L5).
+
+    `associations` None means "the defaults"; `skip_new_contacts` lists unknown
+    recipients whose "new contact" was unticked.
+    """
+    if associations is not None:
+        unknown = sorted(set(associations) - set(RECORD_MODELS))
+        if unknown:
+            raise InvalidAssociation({"kinds": unknown})
+        missing = records_missing(associations)
+        if missing:
+            raise InvalidAssociation(missing)
+        associations = {
+            kind: sorted(set(associations.get(kind) or [])) for kind in RECORD_MODELS
+        }
+    registration = LogRegistration.objects.create(
+        user=user,
+        from_address=from_address.strip().lower(),
+        to=[address.strip().lower() for address in to],
+        cc=[address.strip().lower() for address in cc],
+        bcc=[address.strip().lower() for address in bcc],
+        subject=subject[:998],
+        associations=associations,
+        skip_new_contacts=[address.strip().lower() for address in skip_new_contacts],
+    )
+    registration.bcc_address = registration_bcc_address(  # type: ignore[attr-defined]
+        registration, account_settings_get()
+    )
+    return registration
+
+
+# -- edits from the timeline (V1) -------------------------------------------------------
+
+
+@transaction.atomic
+def logged_email_associations_set(
+    *,
+    email: LoggedEmail,
+    actor: User,
+    associations: dict[str, list[int]],
+) -> LoggedEmail:
+    """Replaces the associations of the kinds given; other kinds stay as they are."""
+    missing = records_missing(associations)
+    if missing:
+        raise InvalidAssociation(missing)
+    for kind, ids in associations.items():
+        model = RECORD_MODELS[kind]
+        getattr(email, kind).set(list(model._default_manager.filter(pk__in=ids)))
+    return email
+
+
+@transaction.atomic
+def logged_email_pin(*, email: LoggedEmail, actor: User, pinned: bool) -> LoggedEmail:
+    email.is_pinned = pinned
+    email.pinned_at = timezone.now() if pinned else None
+    email.save(update_fields=["is_pinned", "pinned_at"])
+    return email
+
+
+@transaction.atomic
+def logged_email_delete(*, email: LoggedEmail, actor: User) -> None:
+    """Soft delete: kept with who and when, gone from timelines (V1)."""
+    email.deleted_at = timezone.now()
+    email.deleted_by = actor
+    email.is_pinned = False
+    email.save(update_fields=["deleted_at", "deleted_by", "is_pinned"])

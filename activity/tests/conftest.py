@@ -1,0 +1,87 @@
+from __future__ import annotations
+
+import socket
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from rest_framework.test import APIClient
+
+from activity.models import InboundEmail
+from activity.smtp import BccController, bcc_controller
+from crm.models import Contact, Deal, Pipeline, PipelineKind, Stage, Ticket
+from crm.services import association_create, contact_create, deal_create, ticket_create
+from settings_admin.models import AccountSettings
+from settings_admin.selectors import account_settings_get
+
+PostInbound = Callable[..., InboundEmail]
+
+
+@pytest.fixture(autouse=True)
+def _media_in_tmp(settings: Any, tmp_path: Any) -> None:
+    settings.MEDIA_ROOT = tmp_path / "media"
+
+
+@pytest.fixture
+def account(db: None) -> AccountSettings:
+    return account_settings_get()
+
+
+@pytest.fixture
+def post_inbound(
+    django_capture_on_commit_callbacks: Any,
+) -> PostInbound:
+    """POSTs raw MIME to /api/v1/inbound/ and runs the queued task; answers the row."""
+
+    def post(client: APIClient, data: bytes, *, expect: int = 202) -> InboundEmail:
+        with django_capture_on_commit_callbacks(execute=True):
+            response = client.post(
+                "/api/v1/inbound/", data=data, content_type="message/rfc822"
+            )
+        assert response.status_code == expect, response.content
+        return InboundEmail.objects.get(pk=response.json()["id"])
+
+    return post
+
+
+@pytest.fixture
+def anna(db: None, alice: Any) -> Contact:
+    return contact_create(
+        emails=["anna@acme.com", "anna.svensson@acme.com"],
+        first_name="Anna",
+        last_name="Svensson",
+        owner=alice,
+    )
+
+
+@pytest.fixture
+def open_deal(anna: Contact) -> Deal:
+    pipeline = Pipeline.objects.create(name="Sales", kind=PipelineKind.DEAL)
+    stage = Stage.objects.create(pipeline=pipeline, name="Proposal")
+    deal = deal_create(name="Acme renewal", pipeline=pipeline, stage=stage)
+    association_create(left=anna, right=deal)
+    return deal
+
+
+@pytest.fixture
+def open_ticket(anna: Contact) -> Ticket:
+    pipeline = Pipeline.objects.create(name="Support", kind=PipelineKind.TICKET)
+    stage = Stage.objects.create(pipeline=pipeline, name="New")
+    ticket = ticket_create(subject="Login broken", pipeline=pipeline, stage=stage)
+    association_create(left=anna, right=ticket)
+    return ticket
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture
+def smtp_server(transactional_db: None) -> Iterator[BccController]:
+    """The real BCC receiver on a free loopback port."""
+    controller = bcc_controller("127.0.0.1", free_port())
+    controller.start()
+    yield controller
+    controller.stop()
