@@ -1,0 +1,127 @@
+"""A real Chromium drives Beacon through the pages a sales rep uses first.
+
+Chromium comes from the system (`CHROMIUM_PATH`, default /usr/bin/chromium); playwright only
+drives it. Without Chromium the test skips, and under REQUIRE_SERVICES=1 (CI) it fails.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+from collections.abc import Iterator
+from io import StringIO
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.core.management import call_command
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+from pytest_django.live_server_helper import LiveServer
+
+from crm.models import Contact
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+# A look at the contact list for people reviewing a change; nothing reads it back.
+SCREENSHOT = Path(
+    os.environ.get(
+        "BEACON_SCREENSHOT", Path(tempfile.gettempdir()) / "contact_list.png"
+    )
+)
+
+
+def chromium_path() -> str:
+    path = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+    if not Path(path).exists():
+        if settings.REQUIRE_SERVICES:
+            pytest.fail(
+                f"Chromium is required (REQUIRE_SERVICES=1) but {path} is missing"
+            )
+        pytest.skip(f"needs Chromium at {path}")
+    return path
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    path = chromium_path()
+    # Playwright's sync API keeps an event loop running in this thread, so Django's ORM
+    # in fixtures would refuse to run; it is only the test's own thread, hence safe.
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+        with sync_playwright() as playwright:
+            chromium = playwright.chromium.launch(
+                executable_path=path, args=CHROMIUM_ARGS
+            )
+            yield chromium
+            chromium.close()
+
+
+@pytest.fixture
+def page(browser: Browser) -> Iterator[Page]:
+    context = browser.new_context(viewport={"width": 1280, "height": 860})
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    yield page
+    context.close()
+
+
+@pytest.fixture
+def demo(transactional_db: None) -> None:
+    call_command("seed_demo", "--allow-production", stdout=StringIO())
+
+
+def test_a_rep_signs_in_searches_opens_a_contact_and_reads_the_api_docs(
+    live_server: LiveServer, page: Page, demo: None
+) -> None:
+    page.goto(f"{live_server.url}/")
+    expect(page.get_by_role("heading", name="Sign in to Beacon")).to_be_visible()
+    page.get_by_label("Username").fill("alice")
+    page.get_by_label("Password").fill("alice-demo-2026")
+    page.get_by_role("button", name="Sign in").click()
+
+    expect(page).to_have_url(re.compile(r"/contacts/$"))
+    expect(page.get_by_role("heading", name="Contacts", exact=True)).to_be_visible()
+    expect(page.get_by_text("50 contacts")).to_be_visible()
+    expect(page.locator(".session__user")).to_have_text("Alice Moreau")
+    page.screenshot(path=str(SCREENSHOT), full_page=False)
+
+    wanted = Contact.objects.prefetch_related("emails").filter(owner=None).last()
+    assert wanted is not None
+    page.get_by_role("searchbox").fill(wanted.primary_email.upper())
+    page.get_by_role("button", name="Search").click()
+    expect(page).to_have_url(re.compile(r"\?q="))
+    rows = page.locator("table.records tbody tr")
+    expect(rows).to_have_count(1)
+    rows.get_by_role("link", name=wanted.full_name).click()
+
+    expect(page).to_have_url(re.compile(rf"/contacts/{wanted.pk}/$"))
+    expect(page.get_by_role("heading", name=wanted.full_name)).to_be_visible()
+    expect(page.get_by_text(wanted.primary_email).first).to_be_visible()
+
+    page.get_by_role("link", name="API docs").click()
+    expect(page.locator(".swagger-ui .info .title")).to_contain_text("Beacon CRM API")
+    expect(page.locator(".swagger-ui .opblock").first).to_be_visible()
+
+    page.go_back()
+    page.get_by_role("button", name="Sign out").click()
+    expect(page.get_by_role("heading", name="Sign in to Beacon")).to_be_visible()
+
+
+def test_a_wrong_password_keeps_the_visitor_out(
+    live_server: LiveServer, page: Page, demo: None
+) -> None:
+    page.goto(f"{live_server.url}/contacts/")
+    page.get_by_label("Username").fill("alice")
+    page.get_by_label("Password").fill("wrong")
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("alert")).to_contain_text("correct username and password")
+    expect(page).to_have_url(re.compile(r"/accounts/login/"))
