@@ -279,3 +279,22 @@ def test_it_answers_404_for_a_missing_contact(alice_api: APIClient) -> None:
 
     assert response.status_code == 404
     assert response.json()["error"] == "not_found"
+
+
+def test_the_list_costs_the_same_queries_however_many_contacts(
+    alice_api: APIClient, alice: User
+) -> None:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    def queries() -> int:
+        with CaptureQueriesContext(connection) as captured:
+            assert alice_api.get(URL).status_code == 200
+        return len(captured)
+
+    factories.contact("a@acme.com", owner=alice)
+    few = queries()
+    for n in range(5):
+        factories.contact(f"p{n}@org{n}.example", owner=alice)
+
+    assert queries() == few
