@@ -213,9 +213,7 @@ class TrackingApp:
         # Stored URLs never change (T4), so caching them in the process is safe.
         url = self.links.get(link_id)
         if url is None:
-            url = await sync_to_async(_link_url, thread_sensitive=False)(
-                email_id, link_id
-            )
+            url = await sync_to_async(_link_url)(email_id, link_id)
             if url is not None:
                 if len(self.links) >= LINK_CACHE_SIZE:
                     self.links.clear()

@@ -81,7 +81,6 @@ class StreamIngestor:
         return [entry for _, entries in response or [] for entry in entries]
 
     def store(self, entries: list[Entry]) -> int:
-        close_old_connections()
         return ingest_hits(_decode(fields) for _, fields in entries)
 
     def acknowledge(self, entries: list[Entry]) -> None:
@@ -106,6 +105,8 @@ class StreamIngestor:
         logger.info("ingesting %s as %s/%s", self.stream, self.group, self.consumer)
         while not stop.is_set():
             try:
+                # A long-lived process: drop a broken or expired database connection.
+                close_old_connections()
                 self.run_once()
             except redis.ConnectionError:
                 logger.exception("Redis unavailable; retrying")

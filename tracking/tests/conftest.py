@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
+import redis
 from asgiref.sync import async_to_sync
 from django.contrib.auth.models import User
 
@@ -126,14 +127,38 @@ def embedded_app(settings: Any) -> TrackingApp:
 
 
 @pytest.fixture
-def stream_name(settings: Any, redis_url: str) -> Callable[[], str]:
+def stream_name(settings: Any, redis_url: str) -> Iterator[str]:
+    """A stream of this test's own, deleted afterwards."""
     name = f"test:hits:{uuid.uuid4().hex}"
     settings.TRACKING_STREAM = name
-    yield lambda: name
-    import redis
-
+    yield name
     redis.Redis.from_url(redis_url).delete(name)
 
 
 def later(seconds: float) -> float:
     return time.time() + seconds
+
+
+def raw_hit(
+    email: TrackedEmail,
+    *,
+    link_id: int | None = None,
+    at: float | None = None,
+    ip: str = "198.51.100.7",
+    ua: str = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 Chrome/120.0",
+    method: str = "GET",
+    **extra: str,
+) -> dict[str, str]:
+    """A hit as the fast path puts it on the stream (see tracking.fastpath.hit_fields)."""
+    sent = (email.sent_at or email.created_at).timestamp()
+    return {
+        "h": uuid.uuid4().hex,
+        "k": "c" if link_id else "o",
+        "e": str(email.pk),
+        "l": str(link_id or ""),
+        "t": repr(at if at is not None else sent + 120),
+        "ip": ip,
+        "ua": ua,
+        "m": method,
+        **extra,
+    }

@@ -1,0 +1,111 @@
+"""Services mode: the hit is in the Redis stream before the response; the ingestor stores
+every hit exactly once, across crashes. Real Redis and PostgreSQL (`services`)."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+import redis
+from asgiref.sync import async_to_sync
+from django.contrib.auth.models import User
+
+from tracking import tokens
+from tracking.fastpath import GIF, TrackingApp
+from tracking.models import TrackedEmail, TrackingEvent
+from tracking.stream import Entry, StreamIngestor
+from tracking.tests.conftest import Req, _one, drive, raw_hit, register
+
+
+@pytest.fixture
+def email(alice: User, services: str) -> TrackedEmail:
+    tracked, _ = register(alice)
+    return tracked
+
+
+@pytest.fixture
+def stream(stream_name: str, redis_url: str) -> redis.Redis:
+    return redis.Redis.from_url(redis_url)
+
+
+def _ingestor(
+    redis_url: str, name: str, cls: type[StreamIngestor] = StreamIngestor
+) -> StreamIngestor:
+    ingestor = cls(redis_url=redis_url, consumer=name, block_ms=50, claim_idle_ms=0)
+    ingestor.ensure_group()
+    return ingestor
+
+
+def test_the_hit_is_in_the_stream_before_the_response_leaves(
+    email: TrackedEmail, stream: redis.Redis, stream_name: str, redis_url: str
+) -> None:
+    app = TrackingApp()
+    path = f"/t/o/{tokens.open_token(email.pk)}.gif"
+    token = tokens.open_token(email.pk)
+    bad = f"/t/o/{token[:-1]}{'A' if token[-1] != 'A' else 'B'}.gif"
+    replies = drive(app, [Req(path), Req(bad)])
+    assert [r.body for r in replies] == [GIF, GIF]
+    assert stream.xlen(stream_name) == 1  # the tampered one recorded nothing
+    assert not TrackingEvent.objects.exists()
+    ingestor = _ingestor(redis_url, "one")
+    assert ingestor.run_once() == 1
+    assert TrackingEvent.objects.filter(email=email).count() == 1
+    assert stream.xlen(stream_name) == 0
+    assert stream.xpending(stream_name, ingestor.group)["pending"] == 0
+
+
+def test_concurrent_hits_share_round_trips_and_none_is_lost(
+    email: TrackedEmail, stream: redis.Redis, stream_name: str, redis_url: str
+) -> None:
+    app = TrackingApp()
+    path = f"/t/o/{tokens.open_token(email.pk)}.gif"
+
+    async def burst() -> list[Any]:
+        return await asyncio.gather(*(_one(app, Req(path)) for _ in range(300)))
+
+    replies = async_to_sync(burst)()
+    assert all(r.status == 200 for r in replies)
+    assert stream.xlen(stream_name) == 300
+    ingestor = _ingestor(redis_url, "one")
+    while ingestor.run_once():
+        pass
+    assert TrackingEvent.objects.filter(email=email).count() == 300
+    assert ingestor.acknowledged == 300
+
+
+class CrashBeforeAck(StreamIngestor):
+    def acknowledge(self, entries: list[Entry]) -> None:
+        raise RuntimeError("killed after the insert, before XACK")
+
+
+class CrashBeforeInsert(StreamIngestor):
+    def store(self, entries: list[Entry]) -> int:
+        raise RuntimeError("killed after reading, before the insert")
+
+
+@pytest.mark.parametrize("crash", [CrashBeforeAck, CrashBeforeInsert])
+def test_an_ingestor_killed_mid_batch_and_restarted_stores_every_hit_once(
+    email: TrackedEmail,
+    stream: redis.Redis,
+    stream_name: str,
+    redis_url: str,
+    crash: type[StreamIngestor],
+) -> None:
+    hits = [raw_hit(email, ip=f"203.0.113.{n}") for n in range(1, 121)]
+    for hit in hits:
+        stream.xadd(stream_name, hit)  # type: ignore[arg-type]
+    dying = _ingestor(redis_url, "dying", crash)
+    dying.batch = 50
+    with pytest.raises(RuntimeError):
+        dying.run_once()
+    pending = stream.xpending(stream_name, dying.group)["pending"]
+    assert pending == 50
+    restarted = _ingestor(redis_url, "restarted")
+    while restarted.run_once():
+        pass
+    assert TrackingEvent.objects.filter(email=email).count() == 120
+    stored = set(TrackingEvent.objects.values_list("hit_id", flat=True))
+    assert {h.hex for h in stored} == {hit["h"] for hit in hits}
+    assert stream.xlen(stream_name) == 0
+    assert stream.xpending(stream_name, restarted.group)["pending"] == 0
