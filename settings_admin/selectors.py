@@ -9,7 +9,8 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
-from django.db.models import Q
+from django.db.models import Q, QuerySet
+from django.shortcuts import get_object_or_404
 
 from config.api import NotAllowed
 from settings_admin.models import (
@@ -24,6 +25,15 @@ from settings_admin.models import (
 
 ASSOCIATION_TYPES = ("contacts", "companies", "deals", "tickets")
 
+# User fields each account "apply for all users" switch locks.
+LOCKS: dict[str, tuple[str, ...]] = {
+    "apply_log_for_all": ("log_by_default",),
+    "apply_track_for_all": ("track_by_default",),
+    "apply_association_for_all": tuple(
+        f"associate_{kind}" for kind in ASSOCIATION_TYPES
+    ),
+}
+
 
 def account_settings_get() -> AccountSettings:
     settings_row, _ = AccountSettings.objects.get_or_create(pk=1)
@@ -33,6 +43,16 @@ def account_settings_get() -> AccountSettings:
 def user_settings_get(user: AbstractBaseUser) -> UserSettings:
     row, _ = UserSettings.objects.get_or_create(user_id=user.pk)
     return row
+
+
+def locked_user_fields(account: AccountSettings) -> list[str]:
+    """The user settings the account currently decides for everyone."""
+    return [
+        field
+        for switch, fields in LOCKS.items()
+        if getattr(account, switch)
+        for field in fields
+    ]
 
 
 @dataclass(frozen=True)
@@ -178,3 +198,35 @@ def account_settings_get_for_user(
     if write and not getattr(user, "is_superuser", False):
         raise NotAllowed("Only super admins can change the account settings.")
     return account_settings_get()
+
+
+def never_log_entries_for_user(user: AbstractBaseUser) -> QuerySet[NeverLogEntry]:
+    """The account's list and the user's own list; never another user's."""
+    return NeverLogEntry.objects.filter(
+        Q(scope=NeverLogScope.ACCOUNT) | Q(scope=NeverLogScope.USER, user_id=user.pk)
+    ).order_by("scope", "pattern", "id")
+
+
+def never_log_entry_can_change(user: AbstractBaseUser, entry: NeverLogEntry) -> bool:
+    if entry.scope == NeverLogScope.ACCOUNT:
+        return bool(getattr(user, "is_superuser", False))
+    return bool(entry.user_id == user.pk)
+
+
+def never_log_entry_get_for_user(
+    user: AbstractBaseUser, pk: Any, *, write: bool = False
+) -> NeverLogEntry:
+    """Own entries and the account's are visible; only super admins change the account's."""
+    entry = get_object_or_404(never_log_entries_for_user(user), pk=pk)
+    if write and not never_log_entry_can_change(user, entry):
+        raise NotAllowed("Only super admins can change the account's never-log list.")
+    return entry
+
+
+def sending_identities_for_user(user: AbstractBaseUser) -> QuerySet[SendingIdentity]:
+    return SendingIdentity.objects.filter(user_id=user.pk).order_by("email", "id")
+
+
+def sending_identity_get_for_user(user: AbstractBaseUser, pk: Any) -> SendingIdentity:
+    """A user sees and removes only their own sending identities."""
+    return get_object_or_404(sending_identities_for_user(user), pk=pk)

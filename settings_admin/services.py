@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -17,7 +18,11 @@ from settings_admin.models import (
     UserSettings,
     new_bcc_secret,
 )
-from settings_admin.selectors import account_settings_get, user_settings_get
+from settings_admin.selectors import (
+    account_settings_get,
+    locked_user_fields,
+    user_settings_get,
+)
 
 
 class TrackDefaultNeedsTracking(DomainError):
@@ -36,19 +41,6 @@ class InvalidNeverLogPattern(DomainError):
     """A never-log entry is `name@domain.com` or `*@domain.com`."""
 
     code = "invalid_never_log_pattern"
-
-
-# User fields each "apply for all users" switch locks.
-LOCKS: dict[str, tuple[str, ...]] = {
-    "apply_log_for_all": ("log_by_default",),
-    "apply_track_for_all": ("track_by_default",),
-    "apply_association_for_all": (
-        "associate_contacts",
-        "associate_companies",
-        "associate_deals",
-        "associate_tickets",
-    ),
-}
 
 
 @transaction.atomic
@@ -81,14 +73,7 @@ def account_bcc_regenerate() -> AccountSettings:
 def user_settings_update(
     *, user: AbstractBaseUser, data: dict[str, Any]
 ) -> UserSettings:
-    account = account_settings_get()
-    locked = sorted(
-        field
-        for switch, fields in LOCKS.items()
-        if getattr(account, switch)
-        for field in fields
-        if field in data
-    )
+    locked = sorted(set(locked_user_fields(account_settings_get())) & set(data))
     if locked:
         raise SettingLocked({"fields": locked})
     own = user_settings_get(user)
@@ -141,9 +126,21 @@ def sending_identity_add(
     *, user: AbstractBaseUser, email: str, kind: str = "alias"
 ) -> SendingIdentity:
     clean = email.strip().lower()
+    if clean == (getattr(user, "email", "") or "").lower():
+        raise Conflict({"email": clean}, code="identity_exists")
+    # Another user's login email would let this user log and track as them (U2).
+    User = get_user_model()
+    if User.objects.filter(email__iexact=clean).exclude(pk=user.pk).exists():
+        raise Conflict({"email": clean}, code="identity_taken")
     existing = SendingIdentity.objects.filter(email=clean).first()
     if existing is not None:
         if existing.user_id == user.pk:
             return existing
         raise Conflict({"email": clean}, code="identity_taken")
     return SendingIdentity.objects.create(user_id=user.pk, email=clean, kind=kind)
+
+
+@transaction.atomic
+def sending_identity_remove(*, identity: SendingIdentity) -> None:
+    """The address can no longer log email or create contacts for its user."""
+    identity.delete()

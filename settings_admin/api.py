@@ -1,0 +1,362 @@
+"""REST API for settings: effective, own, account (S1-S9), never-log lists, identities.
+
+Nobody can change another user's settings: `settings/me/` only ever reads and writes
+the caller's own row.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from config.api import EmailAddressField, StrictSerializer
+from crm.api import ERRORS, PAGE_PARAMETERS, caller, paginated, paginated_schema
+from settings_admin import selectors, services
+from settings_admin.models import (
+    MAX_ATTACHMENT_BYTES,
+    MAX_BODY_BYTES,
+    AccountSettings,
+    NeverLogEntry,
+    NeverLogScope,
+    Seat,
+    SendingIdentityKind,
+    UserSettings,
+)
+
+USER_FIELDS = (
+    "log_by_default",
+    "track_by_default",
+    "associate_contacts",
+    "associate_companies",
+    "associate_deals",
+    "associate_tickets",
+    "create_contacts",
+    "desktop_notifications",
+)
+ACCOUNT_FLAGS = (
+    "apply_log_for_all",
+    "log_all_by_default",
+    "apply_association_for_all",
+    "associate_contacts",
+    "associate_companies",
+    "associate_deals",
+    "associate_tickets",
+    "allow_tracking",
+    "apply_track_for_all",
+    "track_all_by_default",
+    "privacy_enabled",
+    "log_attachments",
+)
+
+
+class EffectiveSettingsApi(APIView):
+    class OutputSerializer(serializers.Serializer[Any]):
+        seat = serializers.ChoiceField(choices=Seat.choices)
+        tracking_allowed = serializers.BooleanField(help_text="S3")
+        track_clicks = serializers.BooleanField(help_text="Sales seats only (U1).")
+        track_by_default = serializers.BooleanField()
+        track_locked = serializers.BooleanField()
+        log_by_default = serializers.BooleanField()
+        log_locked = serializers.BooleanField()
+        associate = serializers.DictField(child=serializers.BooleanField())
+        associate_locked = serializers.BooleanField()
+        create_contacts = serializers.BooleanField()
+        desktop_notifications = serializers.BooleanField()
+        privacy_enabled = serializers.BooleanField(help_text="S5")
+        log_attachments = serializers.BooleanField()
+        max_attachment_bytes = serializers.IntegerField()
+        max_body_bytes = serializers.IntegerField()
+        bcc_address = serializers.EmailField()
+
+        class Meta:
+            ref_name = "EffectiveSettings"
+
+    @extend_schema(
+        operation_id="settings_effective",
+        tags=["settings"],
+        summary="What applies to the caller, after the account's apply-for-all switches",
+        responses={200: OutputSerializer, **ERRORS},
+    )
+    def get(self, request: Request) -> Response:
+        effective = selectors.effective_settings(caller(request))
+        return Response(self.OutputSerializer(effective.as_dict()).data)
+
+
+class UserSettingsOutput(serializers.ModelSerializer[UserSettings]):
+    locked = serializers.SerializerMethodField(
+        help_text="Fields the account decides for all users; changing them is refused."
+    )
+
+    class Meta:
+        model = UserSettings
+        ref_name = "UserSettings"
+        fields = ["seat", *USER_FIELDS, "locked", "updated_at"]
+
+    def get_locked(self, own: UserSettings) -> list[str]:
+        return selectors.locked_user_fields(selectors.account_settings_get())
+
+
+class MySettingsApi(APIView):
+    class InputSerializer(StrictSerializer, serializers.ModelSerializer[UserSettings]):
+        seat = serializers.CharField(
+            required=False, help_text="Read-only here: refused with `read_only_field`."
+        )
+
+        class Meta:
+            model = UserSettings
+            ref_name = "UserSettingsUpdate"
+            fields = ["seat", *USER_FIELDS]
+
+        def validate_seat(self, value: str) -> str:
+            raise serializers.ValidationError(
+                "The seat is set by a super admin.", code="read_only_field"
+            )
+
+    @extend_schema(
+        operation_id="settings_me_read",
+        tags=["settings"],
+        summary="The caller's own settings",
+        responses={200: UserSettingsOutput, **ERRORS},
+    )
+    def get(self, request: Request) -> Response:
+        own = selectors.user_settings_get(caller(request))
+        return Response(UserSettingsOutput(own).data)
+
+    @extend_schema(
+        operation_id="settings_me_update",
+        tags=["settings"],
+        summary="Change the caller's own settings; locked ones are `setting_locked`",
+        request=InputSerializer,
+        responses={200: UserSettingsOutput, **ERRORS},
+    )
+    def patch(self, request: Request) -> Response:
+        serializer = self.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        own = services.user_settings_update(
+            user=caller(request), data=dict(serializer.validated_data)
+        )
+        return Response(UserSettingsOutput(own).data)
+
+
+class AccountSettingsOutput(serializers.ModelSerializer[AccountSettings]):
+    bcc_address = serializers.EmailField(help_text="S7: BCC it to log an email.")
+
+    class Meta:
+        model = AccountSettings
+        ref_name = "AccountSettings"
+        fields = [
+            *ACCOUNT_FLAGS,
+            "bcc_prefix",
+            "bcc_address",
+            "max_attachment_bytes",
+            "max_body_bytes",
+            "updated_at",
+        ]
+
+
+def _account_response(account: AccountSettings) -> Response:
+    return Response(AccountSettingsOutput(account).data)
+
+
+class AccountSettingsApi(APIView):
+    class InputSerializer(
+        StrictSerializer, serializers.ModelSerializer[AccountSettings]
+    ):
+        max_attachment_bytes = serializers.IntegerField(
+            min_value=1, max_value=MAX_ATTACHMENT_BYTES, required=False
+        )
+        max_body_bytes = serializers.IntegerField(
+            min_value=1, max_value=MAX_BODY_BYTES, required=False
+        )
+
+        class Meta:
+            model = AccountSettings
+            ref_name = "AccountSettingsUpdate"
+            fields = [
+                *ACCOUNT_FLAGS,
+                "bcc_prefix",
+                "max_attachment_bytes",
+                "max_body_bytes",
+            ]
+
+    @extend_schema(
+        operation_id="settings_account_read",
+        tags=["settings"],
+        summary="The account's defaults (every signed-in user may read them)",
+        responses={200: AccountSettingsOutput, **ERRORS},
+    )
+    def get(self, request: Request) -> Response:
+        return _account_response(selectors.account_settings_get_for_user(request.user))
+
+    @extend_schema(
+        operation_id="settings_account_update",
+        tags=["settings"],
+        summary="Change the account's defaults (super admins only)",
+        description="S4 (apply track for all) while S3 (allow tracking) is off is "
+        "`track_default_needs_tracking`.",
+        request=InputSerializer,
+        responses={200: AccountSettingsOutput, **ERRORS},
+    )
+    def patch(self, request: Request) -> Response:
+        selectors.account_settings_get_for_user(request.user, write=True)
+        serializer = self.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        account = services.account_settings_update(data=dict(serializer.validated_data))
+        return _account_response(account)
+
+
+class AccountBccRegenerateApi(APIView):
+    @extend_schema(
+        operation_id="settings_account_regenerate_bcc",
+        tags=["settings"],
+        summary="A new BCC address; the old one stops logging (super admins only)",
+        request=None,
+        responses={200: AccountSettingsOutput, **ERRORS},
+    )
+    def post(self, request: Request) -> Response:
+        selectors.account_settings_get_for_user(request.user, write=True)
+        return _account_response(services.account_bcc_regenerate())
+
+
+class NeverLogOutput(serializers.Serializer[Any]):
+    id = serializers.IntegerField()
+    pattern = serializers.CharField()
+    scope = serializers.ChoiceField(choices=NeverLogScope.choices)
+    editable = serializers.SerializerMethodField()
+    created_at = serializers.DateTimeField()
+
+    class Meta:
+        ref_name = "NeverLogEntry"
+
+    def get_editable(self, entry: NeverLogEntry) -> bool:
+        request = self.context["request"]
+        return selectors.never_log_entry_can_change(request.user, entry)
+
+
+class NeverLogListApi(APIView):
+    class InputSerializer(StrictSerializer):
+        pattern = serializers.CharField(
+            max_length=254, help_text="`name@domain.com` or `*@domain.com`."
+        )
+        scope = serializers.ChoiceField(
+            choices=NeverLogScope.choices,
+            default=NeverLogScope.USER,
+            help_text="`account` is for super admins only.",
+        )
+
+        class Meta:
+            ref_name = "NeverLogEntryCreate"
+
+    @extend_schema(
+        operation_id="never_log_list",
+        tags=["settings"],
+        summary="The account's never-log list and the caller's own",
+        parameters=PAGE_PARAMETERS,
+        responses={200: paginated_schema(NeverLogOutput, "NeverLogEntry"), **ERRORS},
+    )
+    def get(self, request: Request) -> Response:
+        entries = selectors.never_log_entries_for_user(caller(request))
+        return paginated(request, self, entries, NeverLogOutput)
+
+    @extend_schema(
+        operation_id="never_log_create",
+        tags=["settings"],
+        request=InputSerializer,
+        responses={201: NeverLogOutput, **ERRORS},
+    )
+    def post(self, request: Request) -> Response:
+        user = caller(request)
+        serializer = self.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        account_wide = serializer.validated_data["scope"] == NeverLogScope.ACCOUNT
+        if account_wide:
+            selectors.account_settings_get_for_user(user, write=True)
+        entry = services.never_log_add(
+            pattern=serializer.validated_data["pattern"],
+            user=None if account_wide else user,
+        )
+        output = NeverLogOutput(entry, context={"request": request})
+        return Response(output.data, status=status.HTTP_201_CREATED)
+
+
+class NeverLogDeleteApi(APIView):
+    @extend_schema(
+        operation_id="never_log_delete",
+        tags=["settings"],
+        responses={204: None, **ERRORS},
+    )
+    def delete(self, request: Request, pk: int) -> Response:
+        entry = selectors.never_log_entry_get_for_user(caller(request), pk, write=True)
+        services.never_log_remove(entry=entry)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class IdentityOutput(serializers.Serializer[Any]):
+    id = serializers.IntegerField(
+        allow_null=True, help_text="Null for the login email, which cannot be removed."
+    )
+    email = serializers.EmailField()
+    kind = serializers.ChoiceField(choices=SendingIdentityKind.choices)
+
+    class Meta:
+        ref_name = "SendingIdentity"
+
+
+class IdentityListApi(APIView):
+    class InputSerializer(StrictSerializer):
+        email = EmailAddressField()
+
+        class Meta:
+            ref_name = "SendingIdentityCreate"
+
+    @extend_schema(
+        operation_id="identities_list",
+        tags=["settings"],
+        summary="The addresses the caller may send from (U2), login email first",
+        parameters=PAGE_PARAMETERS,
+        responses={200: paginated_schema(IdentityOutput, "SendingIdentity"), **ERRORS},
+    )
+    def get(self, request: Request) -> Response:
+        user = caller(request)
+        login = getattr(user, "email", "")
+        identities: list[Any] = (
+            [{"id": None, "email": login.lower(), "kind": SendingIdentityKind.LOGIN}]
+            if login
+            else []
+        )
+        identities += list(selectors.sending_identities_for_user(user))
+        return paginated(request, self, identities, IdentityOutput)
+
+    @extend_schema(
+        operation_id="identities_create",
+        tags=["settings"],
+        summary="Add an alias the caller sends from",
+        request=InputSerializer,
+        responses={201: IdentityOutput, 409: ERRORS[400], **ERRORS},
+    )
+    def post(self, request: Request) -> Response:
+        serializer = self.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        identity = services.sending_identity_add(
+            user=caller(request),
+            email=serializer.validated_data["email"],
+            kind=SendingIdentityKind.ALIAS,
+        )
+        return Response(IdentityOutput(identity).data, status=status.HTTP_201_CREATED)
+
+
+class IdentityDeleteApi(APIView):
+    @extend_schema(
+        operation_id="identities_delete",
+        tags=["settings"],
+        responses={204: None, **ERRORS},
+    )
+    def delete(self, request: Request, pk: int) -> Response:
+        identity = selectors.sending_identity_get_for_user(caller(request), pk)
+        services.sending_identity_remove(identity=identity)
+        return Response(status=status.HTTP_204_NO_CONTENT)
