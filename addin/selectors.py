@@ -1,0 +1,124 @@
+"""What the add-in shows before Send (C1, C2): one read, built from the other apps' rules."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser
+
+from crm.models import Company, Contact, Deal, Ticket
+from crm.selectors import (
+    contact_primary_company,
+    contact_recent_open_deals,
+    contact_recent_open_tickets,
+)
+from settings_admin.selectors import effective_settings, sending_addresses
+from tracking.services import recipient_decisions
+
+TRACK_LABELS = {True: "Track email opens and clicks", False: "Track email opens"}
+ANONYMOUS_NOTICE = (
+    "This email has more than one recipient, so opens will be reported as “someone”."
+)
+
+
+@dataclass
+class RecipientContext:
+    email: str
+    kind: str  # to, cc or bcc
+    tracked: bool
+    track_reason: str
+    never_log: bool
+    contact: Contact | None
+    new_contact: bool
+    company: Company | None = None
+    deals: list[Deal] = field(default_factory=list)
+    tickets: list[Ticket] = field(default_factory=list)
+
+
+@dataclass
+class ComposeContext:
+    log_default: bool
+    log_allowed: bool
+    log_locked: bool
+    log_reason: str
+    bcc_address: str
+    track_default: bool
+    track_enabled: bool
+    track_locked: bool
+    track_label: str
+    anonymous_notice: str
+    associate: dict[str, bool]
+    recipients: list[RecipientContext]
+
+
+def _clean(addresses: Sequence[str]) -> list[str]:
+    seen: list[str] = []
+    for address in addresses:
+        address = address.strip().lower()
+        if address and address not in seen:
+            seen.append(address)
+    return seen
+
+
+def compose_context(
+    *,
+    user: AbstractBaseUser,
+    from_address: str,
+    to: Sequence[str],
+    cc: Sequence[str],
+    bcc: Sequence[str],
+) -> ComposeContext:
+    effective = effective_settings(user)
+    kinds: dict[str, str] = {}
+    for kind, addresses in (("to", to), ("cc", cc), ("bcc", bcc)):
+        for address in _clean(addresses):
+            kinds.setdefault(address, kind)
+    recipients = list(kinds)
+    tracked, decisions, contacts = recipient_decisions(
+        user=user, recipients=recipients, track=True, effective=effective
+    )
+    sender_ok = from_address.strip().lower() in sending_addresses(user)
+    rows = []
+    for decision in decisions:
+        contact = contacts.get(decision.email)
+        never_log = decision.reason == "never_log"
+        row = RecipientContext(
+            email=decision.email,
+            kind=kinds[decision.email],
+            tracked=decision.tracked,
+            track_reason=decision.reason,
+            never_log=never_log,
+            contact=contact,
+            # L4: an unknown recipient would become a new contact (it can be unticked).
+            new_contact=contact is None
+            and not never_log
+            and sender_ok
+            and effective.create_contacts,
+        )
+        if contact is not None:
+            row.company = contact_primary_company(contact)
+            row.deals = contact_recent_open_deals(contact)
+            row.tickets = contact_recent_open_tickets(contact)
+        rows.append(row)
+    return ComposeContext(
+        log_default=effective.log_by_default and sender_ok,
+        log_allowed=sender_ok,
+        log_locked=effective.log_locked,
+        log_reason="" if sender_ok else "not_a_sending_identity",
+        bcc_address=effective.bcc_address,
+        track_default=effective.track_by_default and tracked,
+        track_enabled=tracked,
+        track_locked=effective.track_locked,
+        track_label=TRACK_LABELS[effective.track_clicks],
+        anonymous_notice=ANONYMOUS_NOTICE if len(recipients) > 1 else "",
+        associate=effective.associate,
+        recipients=rows,
+    )
+
+
+def record_brief(record: Any) -> dict[str, Any] | None:
+    if record is None:
+        return None
+    return {"id": record.pk, "name": str(record)}

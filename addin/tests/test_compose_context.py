@@ -1,0 +1,152 @@
+from __future__ import annotations
+
+import pytest
+from django.contrib.auth.models import User
+from rest_framework.test import APIClient
+
+from crm.models import LegalBasis, PipelineKind
+from crm.services import association_create
+from crm.tests import factories
+from settings_admin.models import AccountSettings, NeverLogEntry
+from settings_admin.selectors import account_settings_get
+
+pytestmark = pytest.mark.django_db
+URL = "/api/v1/addin/compose-context/"
+
+
+def _account(**fields: object) -> AccountSettings:
+    account = account_settings_get()
+    for name, value in fields.items():
+        setattr(account, name, value)
+    account.save()
+    return account
+
+
+def test_it_suggests_the_contact_its_company_and_open_deals_for_one_recipient(
+    alice_api: APIClient, alice: User
+) -> None:
+    anna = factories.contact("anna@acme.com", first_name="Anna", last_name="Svensson")
+    pipe = factories.pipeline(PipelineKind.DEAL)
+    open_deal = factories.deal(name="Renewal", pipeline=pipe)
+    won = factories.deal(name="Won", pipeline=pipe, stage=factories.closed_stage(pipe))
+    association_create(left=anna, right=open_deal)
+    association_create(left=anna, right=won)
+
+    response = alice_api.post(URL, {"to": ["Anna@Acme.com"]}, format="json")
+
+    assert response.status_code == 200
+    body = response.json()
+    assert body["log"] == {
+        "default": True,
+        "allowed": True,
+        "locked": False,
+        "reason": "",
+        "bcc_address": account_settings_get().bcc_address,
+    }
+    assert body["track"] == {
+        "default": True,
+        "enabled": True,
+        "locked": False,
+        "label": "Track email opens and clicks",
+    }
+    assert body["anonymous_notice"] == ""
+    [recipient] = body["recipients"]
+    assert recipient["contact"]["id"] == anna.pk
+    assert recipient["company"]["name"] == "Acme"
+    assert [d["name"] for d in recipient["deals"]] == ["Renewal"]
+    assert recipient["new_contact"] is False
+
+
+def test_it_warns_that_several_recipients_are_reported_as_someone(
+    alice_api: APIClient,
+) -> None:
+    response = alice_api.post(
+        URL, {"to": ["a@acme.com"], "cc": ["b@acme.com"]}, format="json"
+    )
+
+    body = response.json()
+    assert "someone" in body["anonymous_notice"]
+    assert [r["new_contact"] for r in body["recipients"]] == [True, True]
+    assert [r["kind"] for r in body["recipients"]] == ["to", "cc"]
+
+
+def test_it_greys_out_track_under_privacy_with_a_reason_per_recipient(
+    alice_api: APIClient,
+) -> None:
+    _account(privacy_enabled=True)
+    factories.contact("ok@acme.com", legal_basis=LegalBasis.CONSENT)
+    factories.contact("nobasis@acme.com")
+
+    response = alice_api.post(
+        URL, {"to": ["ok@acme.com", "nobasis@acme.com", "new@acme.com"]}, format="json"
+    )
+
+    body = response.json()
+    assert body["track"]["enabled"] is False
+    assert body["track"]["default"] is False
+    reasons = {r["email"]: r["track_reason"] for r in body["recipients"]}
+    assert reasons == {
+        "ok@acme.com": "other_recipient_not_trackable",
+        "nobasis@acme.com": "no_legal_basis",
+        "new@acme.com": "not_a_contact",
+    }
+
+
+def test_a_core_seat_tracks_opens_only_and_never_log_recipients_are_not_suggested(
+    bob_api: APIClient,
+) -> None:
+    NeverLogEntry.objects.create(scope="account", pattern="*@lawyers.example")
+
+    response = bob_api.post(URL, {"to": ["x@lawyers.example"]}, format="json")
+
+    body = response.json()
+    assert body["track"]["label"] == "Track email opens"
+    [recipient] = body["recipients"]
+    assert recipient["never_log"] is True
+    assert recipient["new_contact"] is False
+
+
+def test_tracking_switched_off_for_the_account_locks_track_off(
+    alice_api: APIClient,
+) -> None:
+    _account(allow_tracking=False)
+
+    body = alice_api.post(URL, {"to": ["a@acme.com"]}, format="json").json()
+
+    assert body["track"]["enabled"] is False
+    assert body["track"]["locked"] is True
+    assert body["recipients"][0]["track_reason"] == "tracking_disabled"
+
+
+def test_a_sender_that_is_not_an_identity_cannot_log(alice_api: APIClient) -> None:
+    body = alice_api.post(
+        URL,
+        {"from_address": "ceo@elsewhere.example", "to": ["a@acme.com"]},
+        format="json",
+    ).json()
+
+    assert body["log"]["allowed"] is False
+    assert body["log"]["default"] is False
+    assert body["log"]["reason"] == "not_a_sending_identity"
+    assert body["recipients"][0]["new_contact"] is False
+
+
+def test_it_refuses_unknown_fields_and_malformed_addresses(
+    alice_api: APIClient,
+) -> None:
+    unknown = alice_api.post(URL, {"to": ["a@acme.com"], "track": True}, format="json")
+    malformed = alice_api.post(URL, {"to": ["not an address"]}, format="json")
+
+    assert unknown.status_code == 400
+    assert unknown.json()["error"] == "unknown_field"
+    assert malformed.status_code == 400
+    assert malformed.json()["error"] == "invalid_email"
+
+
+def test_someone_signed_out_cannot_ask(anon_api: APIClient) -> None:
+    factories.contact("anna@acme.com")
+
+    response = anon_api.post(URL, {"to": ["anna@acme.com"]}, format="json")
+
+    assert response.status_code in (401, 403)
+    assert "recipients" not in response.json()
