@@ -298,7 +298,11 @@ def sanitise_html(html: str, inline_urls: dict[str, str]) -> str:
         return value
 
     return nh3.clean(
-        html, attribute_filter=attribute_filter, link_rel="noopener noreferrer"
+        html,
+        attribute_filter=attribute_filter,
+        link_rel="noopener noreferrer",
+        # cid: must survive the scheme check so the filter can point it at our copy.
+        url_schemes=nh3.ALLOWED_URL_SCHEMES | {"cid"},
     )
 
 

@@ -50,7 +50,8 @@ def message(
 
 
 def raw(msg: EmailMessage | MIMEMultipart) -> bytes:
-    return msg.as_bytes()
+    """The message as a mail client sends it: CRLF line endings."""
+    return msg.as_bytes(policy=msg.policy.clone(linesep="\r\n"))
 
 
 def with_attachment(
@@ -75,7 +76,7 @@ def latin1_mime_multipart(*, message_id: str = "<latin@mail.beacon.example>") ->
     outer["Message-ID"] = message_id
     outer.attach(MIMEText("Un café crème.\n", "plain", "iso-8859-1"))
     outer.attach(MIMEText("<p>Un café crème.</p>", "html", "iso-8859-1"))
-    return outer.as_bytes()
+    return raw(outer)
 
 
 def bcc_address(account: AccountSettings, token: str = "") -> str:
