@@ -390,3 +390,13 @@ def test_settings_lists_are_paginated(alice_api: APIClient, alice: User) -> None
     body = alice_api.get("/api/v1/settings/never-log/", {"page_size": 2}).json()
 
     assert body["count"] == 3 and len(body["results"]) == 2 and body["next"]
+
+
+def test_each_caller_gets_their_own_effective_settings(
+    alice_api: APIClient, bob_api: APIClient
+) -> None:
+    alice_body = alice_api.get("/api/v1/settings/effective/").json()
+    bob_body = bob_api.get("/api/v1/settings/effective/").json()
+
+    assert (alice_body["seat"], alice_body["track_clicks"]) == ("sales", True)
+    assert (bob_body["seat"], bob_body["track_clicks"]) == ("core", False)
