@@ -167,7 +167,12 @@ def company_create(
     domain = domain.strip().lower()
     if Company.objects.filter(domain=domain).exists():
         raise DuplicateDomain({"domain": domain})
-    return Company.objects.create(name=name, domain=domain, owner_id=_pk(owner))
+    try:
+        with transaction.atomic():
+            return Company.objects.create(name=name, domain=domain, owner_id=_pk(owner))
+    except IntegrityError as exc:
+        # Another request created it between our check and our write.
+        raise DuplicateDomain({"domain": domain}) from exc
 
 
 @transaction.atomic
@@ -182,7 +187,11 @@ def company_update(*, company: Company, data: dict[str, Any]) -> Company:
             raise DuplicateDomain({"domain": data["domain"]})
     for field, value in data.items():
         setattr(company, field, value)
-    company.save()
+    try:
+        with transaction.atomic():
+            company.save()
+    except IntegrityError as exc:
+        raise DuplicateDomain({"domain": company.domain}) from exc
     return company
 
 

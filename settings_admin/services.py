@@ -7,7 +7,7 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 
 from config.api import Conflict, DomainError
 from settings_admin.models import (
@@ -137,7 +137,14 @@ def sending_identity_add(
         if existing.user_id == user.pk:
             return existing
         raise Conflict({"email": clean}, code="identity_taken")
-    return SendingIdentity.objects.create(user_id=user.pk, email=clean, kind=kind)
+    try:
+        with transaction.atomic():
+            return SendingIdentity.objects.create(
+                user_id=user.pk, email=clean, kind=kind
+            )
+    except IntegrityError as exc:
+        # Claimed by a concurrent request between our check and our write.
+        raise Conflict({"email": clean}, code="identity_taken") from exc
 
 
 @transaction.atomic
