@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 from django.contrib.auth.models import User
+from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from crm.models import (
@@ -165,3 +166,26 @@ def test_a_super_admin_may_change_alices_records(
     contact.refresh_from_db()
     assert contact.first_name == "Ann"
     assert not Ticket.objects.filter(pk=ticket.pk).exists()
+
+
+def test_the_add_in_authenticates_with_a_token(alice: User) -> None:
+    token = Token.objects.create(user=alice)
+    client = APIClient()
+
+    ok = client.get("/api/v1/contacts/", HTTP_AUTHORIZATION=f"Token {token.key}")
+    bad = client.get("/api/v1/contacts/", HTTP_AUTHORIZATION="Token not-a-token")
+
+    assert ok.status_code == 200
+    assert bad.status_code == 401
+
+
+def test_web_pages_authenticate_with_the_session_and_need_csrf(alice: User) -> None:
+    client = APIClient(enforce_csrf_checks=True)
+    client.force_login(alice)
+
+    read = client.get("/api/v1/contacts/")
+    write = client.post("/api/v1/contacts/", {"emails": ["x@acme.com"]}, format="json")
+
+    assert read.status_code == 200
+    assert write.status_code == 403  # no CSRF token
+    assert Contact.objects.count() == 0
