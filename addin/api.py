@@ -118,6 +118,9 @@ class TrackBoxSerializer(serializers.Serializer):
 
 class ComposeContextApi(APIView):
     class InputSerializer(StrictSerializer):
+        class Meta:
+            ref_name = "ComposeContextInput"
+
         from_address = EmailAddressField(
             required=False, help_text="Defaults to the caller's login email."
         )
@@ -126,6 +129,9 @@ class ComposeContextApi(APIView):
         bcc = serializers.ListField(child=EmailAddressField(), required=False)
 
     class OutputSerializer(serializers.Serializer):
+        class Meta:
+            ref_name = "ComposeContext"
+
         log = LogBoxSerializer()
         track = TrackBoxSerializer()
         anonymous_notice = serializers.CharField(
