@@ -53,8 +53,20 @@ class EmailFacts:
 
 @dataclass
 class History:
-    """What the classifier remembers: recent events from the database plus this batch."""
+    """What the classifier remembers: recent events from the database plus this batch.
 
+    The windows are read from settings once per batch, not once per hit.
+    """
+
+    duplicate_window: timedelta = field(
+        default_factory=lambda: timedelta(seconds=conf("TRACKING_DUPLICATE_SECONDS"))
+    )
+    burst_window: timedelta = field(
+        default_factory=lambda: timedelta(seconds=conf("TRACKING_BURST_SECONDS"))
+    )
+    scanner_click_seconds: float = field(
+        default_factory=lambda: float(conf("TRACKING_SCANNER_CLICK_SECONDS"))
+    )
     counted: dict[tuple[object, ...], list[datetime]] = field(
         default_factory=lambda: defaultdict(list)
     )
@@ -92,9 +104,9 @@ def _scanner_reason(
     if hit.kind != Kind.CLICK:
         return ""
     seconds = (hit.at - facts.sent_at).total_seconds()
-    if 0 <= seconds < conf("TRACKING_SCANNER_CLICK_SECONDS"):
+    if 0 <= seconds < history.scanner_click_seconds:
         return f"clicked {seconds:.1f} s after sending"
-    window = timedelta(seconds=conf("TRACKING_BURST_SECONDS"))
+    window = history.burst_window
     others = {
         link
         for at, link in history.clicks.get((hit.email_id, hit.ip), [])
@@ -138,7 +150,7 @@ def classify(
         provider = next((p for n, p in lists.proxy_agents() if n in agent), None)
         if provider:
             verdict, reason = Verdict.PROXY, f"{provider} image proxy"
-    window = timedelta(seconds=conf("TRACKING_DUPLICATE_SECONDS"))
+    window = history.duplicate_window
     if any(
         abs(hit.at - at) <= window for at in history.counted.get(_repeat_key(hit), [])
     ):

@@ -17,7 +17,8 @@ DEFAULTS: dict[str, Any] = {
     "TRACKING_SCANNER_CLICK_SECONDS": 10,
     # T7: different links of one email clicked from one IP within this many seconds.
     "TRACKING_BURST_SECONDS": 2,
-    "TRACKING_INGEST_BATCH": 5000,
+    # Stream entries per read; each entry is one batch of hits from the fast path.
+    "TRACKING_INGEST_ENTRIES": 200,
     # A hit pending this long on a consumer is taken over by another (crash recovery).
     "TRACKING_CLAIM_IDLE_MS": 30_000,
 }

@@ -102,8 +102,10 @@ class TrackingEvent(models.Model):
 
     # Made by the fast path; the ingestor inserts ON CONFLICT DO NOTHING on it.
     hit_id = models.UUIDField(unique=True)
+    # No index of its own: event_email_time (email, occurred_at) serves it, and every
+    # index costs time on each inserted hit.
     email = models.ForeignKey(
-        TrackedEmail, on_delete=models.CASCADE, related_name="events"
+        TrackedEmail, on_delete=models.CASCADE, related_name="events", db_index=False
     )
     link = models.ForeignKey(
         TrackedLink,

@@ -7,7 +7,9 @@ consumer forwards the payload as it is.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import logging
+import threading
 from datetime import datetime
 from typing import Any
 
@@ -70,3 +72,27 @@ def notify_tracking_events(messages: list[tuple[int, dict[str, Any]]]) -> None:
     """Send (sender id, payload) pairs; called from transaction.on_commit."""
     if messages:
         async_to_sync(_send_all)(messages)
+
+
+class BackgroundNotifier:
+    """Sends notifications from a thread of its own, so ingestion never waits on them.
+
+    Used by the stream ingestor: a batch's messages are queued after its commit and the
+    next batch is read at once. `close()` sends what is queued before returning.
+    """
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.thread.start()
+        self.pending: set[concurrent.futures.Future[None]] = set()
+
+    def __call__(self, messages: list[tuple[int, dict[str, Any]]]) -> None:
+        future = asyncio.run_coroutine_threadsafe(_send_all(messages), self.loop)
+        self.pending.add(future)
+        future.add_done_callback(self.pending.discard)
+
+    def close(self, timeout: float = 10) -> None:
+        concurrent.futures.wait(list(self.pending), timeout=timeout)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(timeout)

@@ -7,24 +7,31 @@ which the hit id's unique constraint turns into a no-op: every hit is stored exa
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 from typing import Any
 
 import redis
-from django.db import close_old_connections
+from django.db import close_old_connections, connection
 
 from tracking.conf import conf
-from tracking.ingest import ingest_hits
+from tracking.ingest import Notify, ingest_hits
+from tracking.notifications import BackgroundNotifier, notify_tracking_events
 
 logger = logging.getLogger(__name__)
 Entry = tuple[bytes, dict[bytes, bytes]]
 
 
-def _decode(fields: dict[bytes, bytes]) -> dict[str, str]:
-    return {
-        key.decode(): value.decode("utf-8", "replace") for key, value in fields.items()
-    }
+def _hits(entries: list[Entry]) -> list[dict[str, str]]:
+    """The hits of stream entries written by tracking.fastpath.StreamWriter."""
+    hits: list[dict[str, str]] = []
+    for entry_id, fields in entries:
+        try:
+            hits.extend(json.loads(fields[b"hits"]))
+        except (KeyError, ValueError):
+            logger.error("malformed stream entry %s: %r", entry_id, fields)
+    return hits
 
 
 class StreamIngestor:
@@ -43,13 +50,14 @@ class StreamIngestor:
         self.stream = stream or conf("TRACKING_STREAM")
         self.group = group or conf("TRACKING_CONSUMER_GROUP")
         self.consumer = consumer
-        self.batch = batch or conf("TRACKING_INGEST_BATCH")
+        self.batch = batch or conf("TRACKING_INGEST_ENTRIES")
         self.block_ms = block_ms
         self.claim_idle_ms = (
             conf("TRACKING_CLAIM_IDLE_MS") if claim_idle_ms is None else claim_idle_ms
         )
         self.stored = 0
-        self.acknowledged = 0
+        self.acknowledged = 0  # hits
+        self.notify: Notify = notify_tracking_events
 
     def ensure_group(self) -> None:
         try:
@@ -80,8 +88,8 @@ class StreamIngestor:
         )
         return [entry for _, entries in response or [] for entry in entries]
 
-    def store(self, entries: list[Entry]) -> int:
-        return ingest_hits(_decode(fields) for _, fields in entries)
+    def store(self, hits: list[dict[str, str]]) -> int:
+        return ingest_hits(hits, notify=self.notify)
 
     def acknowledge(self, entries: list[Entry]) -> None:
         ids = [entry_id for entry_id, _ in entries]
@@ -91,17 +99,20 @@ class StreamIngestor:
         pipe.execute()
 
     def run_once(self) -> int:
-        """Process one batch (reclaimed first); returns how many hits it held."""
+        """Process one read of entries (reclaimed ones first); returns how many hits."""
         entries = self.reclaim() or self.read()
         if not entries:
             return 0
-        self.stored += self.store(entries)
+        hits = _hits(entries)
+        self.stored += self.store(hits)
         self.acknowledge(entries)
-        self.acknowledged += len(entries)
-        return len(entries)
+        self.acknowledged += len(hits)
+        return len(hits)
 
     def run(self, stop: threading.Event) -> None:
         self.ensure_group()
+        notifier = BackgroundNotifier()
+        self.notify = notifier
         logger.info("ingesting %s as %s/%s", self.stream, self.group, self.consumer)
         while not stop.is_set():
             try:
@@ -111,4 +122,6 @@ class StreamIngestor:
             except redis.ConnectionError:
                 logger.exception("Redis unavailable; retrying")
                 stop.wait(1)
+        notifier.close()
+        connection.close()  # this thread's connection; the loop may run in a thread
         logger.info("stopped: %s hits acknowledged", self.acknowledged)

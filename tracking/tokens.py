@@ -33,7 +33,7 @@ def _keys() -> list[bytes]:
 
 
 def _mac(key: bytes, kind: bytes, payload: bytes) -> bytes:
-    return hmac.new(key, kind + payload, hashlib.sha256).digest()[:MAC_BYTES]
+    return hmac.digest(key, kind + payload, "sha256")[:MAC_BYTES]
 
 
 def _varint(value: int) -> bytes:

@@ -132,7 +132,7 @@ def stream_name(settings: Any, redis_url: str) -> Iterator[str]:
     name = f"test:hits:{uuid.uuid4().hex}"
     settings.TRACKING_STREAM = name
     yield name
-    redis.Redis.from_url(redis_url).delete(name)
+    redis.Redis.from_url(redis_url).delete(name, f"{name}:hits")
 
 
 def later(seconds: float) -> float:
