@@ -308,6 +308,9 @@ def sanitise_html(html: str, inline_urls: dict[str, str]) -> str:
 
 class LoggedEmailBodyApi(APIView):
     class OutputSerializer(serializers.Serializer):
+        class Meta:
+            ref_name = "LoggedEmailBody"
+
         id = serializers.IntegerField()
         html = serializers.CharField()
         text = serializers.CharField()
@@ -326,6 +329,9 @@ class LoggedEmailBodyApi(APIView):
 
 class LoggedEmailThreadApi(APIView):
     class OutputSerializer(serializers.Serializer):
+        class Meta:
+            ref_name = "LoggedEmailThread"
+
         thread_id = serializers.IntegerField()
         emails = LoggedEmailSerializer(many=True)
 
@@ -381,6 +387,9 @@ class LoggedEmailAssociationsApi(APIView):
 
 class LoggedEmailPinApi(APIView):
     class OutputSerializer(serializers.Serializer):
+        class Meta:
+            ref_name = "LoggedEmailPin"
+
         id = serializers.IntegerField()
         is_pinned = serializers.BooleanField()
 

@@ -8,6 +8,7 @@ message ends as a failed inbound row, never as a crashed worker.
 from __future__ import annotations
 
 import hashlib
+import io
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -17,7 +18,10 @@ from email import policy
 from email.feedparser import BytesFeedParser
 from email.message import EmailMessage, Message
 from email.utils import getaddresses, parsedate_to_datetime
-from typing import BinaryIO
+from pathlib import Path
+from typing import IO, BinaryIO
+
+from activity.spool import SPOOL_HEADER, Spooled, spool_message
 
 CHUNK = 64 * 1024
 MESSAGE_ID_MAX = 255
@@ -48,10 +52,23 @@ class ParsedPart:
     is_inline: bool
     size: int  # decoded size, estimated from the encoded payload without decoding it
     part: Message = field(repr=False)
+    spooled: Spooled | None = field(default=None, repr=False)
 
     def data(self) -> bytes:
+        if self.spooled is not None:
+            out = io.BytesIO()
+            self.spooled.decode_to(out)
+            return out.getvalue()
         payload = self.part.get_payload(decode=True)
         return payload if isinstance(payload, bytes) else b""
+
+    def write_to(self, out: IO[bytes]) -> int:
+        """Writes the decoded bytes to `out`, in chunks when the part was spooled."""
+        if self.spooled is not None:
+            return self.spooled.decode_to(out)
+        data = self.data()
+        out.write(data)
+        return len(data)
 
 
 @dataclass
@@ -162,10 +179,22 @@ def _text_of(part: Message | None) -> str:
 
 def _estimated_size(part: Message) -> int:
     payload = part.get_payload()
-    length = len(payload) if isinstance(payload, str | bytes) else 0
+    if not isinstance(payload, str | bytes):
+        return 0
     if part.get("Content-Transfer-Encoding", "").strip().lower() == "base64":
-        return length * 3 // 4
-    return length
+        if isinstance(payload, str):
+            breaks = payload.count("\n") + payload.count("\r")
+        else:
+            breaks = payload.count(b"\n") + payload.count(b"\r")
+        return max(0, len(payload) - breaks) * 3 // 4
+    return len(payload)
+
+
+def _spooled(part: Message, spools: Sequence[Spooled]) -> Spooled | None:
+    marker = _header(part, SPOOL_HEADER)
+    if marker.isdigit() and int(marker) < len(spools):
+        return spools[int(marker)]
+    return None
 
 
 def _is_body_candidate(part: Message) -> bool:
@@ -175,7 +204,9 @@ def _is_body_candidate(part: Message) -> bool:
     )
 
 
-def _parts(msg: EmailMessage, bodies: Sequence[Message]) -> list[ParsedPart]:
+def _parts(
+    msg: EmailMessage, bodies: Sequence[Message], spools: Sequence[Spooled]
+) -> list[ParsedPart]:
     parts: list[ParsedPart] = []
     for part in msg.walk():
         if part.is_multipart() or any(part is body for body in bodies):
@@ -190,6 +221,7 @@ def _parts(msg: EmailMessage, bodies: Sequence[Message]) -> list[ParsedPart]:
             filename = part.get_filename() or ""
         except Exception:
             filename = ""
+        spooled = _spooled(part, spools)
         parts.append(
             ParsedPart(
                 filename=(filename or f"part-{len(parts) + 1}")[:255],
@@ -197,20 +229,25 @@ def _parts(msg: EmailMessage, bodies: Sequence[Message]) -> list[ParsedPart]:
                 content_id=content_id,
                 is_inline=disposition == "inline"
                 or (bool(content_id) and not filename),
-                size=_estimated_size(part),
+                size=spooled.estimated_size if spooled else _estimated_size(part),
                 part=part,
+                spooled=spooled,
             )
         )
     return parts
 
 
-def _read(fp: BinaryIO) -> EmailMessage:
+def _read(fp: BinaryIO, spool_dir: Path | None) -> tuple[EmailMessage, list[Spooled]]:
     parser = BytesFeedParser(policy=policy.default)
-    while chunk := fp.read(CHUNK):
-        parser.feed(chunk)
+    spools: list[Spooled] = []
+    if spool_dir is not None:
+        spools = spool_message(fp, spool_dir, parser.feed)
+    else:
+        while chunk := fp.read(CHUNK):
+            parser.feed(chunk)
     msg = parser.close()
     assert isinstance(msg, EmailMessage)
-    return msg
+    return msg, spools
 
 
 def _check_defects(msg: EmailMessage) -> None:
@@ -224,17 +261,19 @@ def _check_defects(msg: EmailMessage) -> None:
                 )
 
 
-def parse_message(fp: BinaryIO) -> ParsedEmail:
+def parse_message(fp: BinaryIO, *, spool_dir: Path | None = None) -> ParsedEmail:
+    """`spool_dir`: where large attachments may be kept, encoded, while the caller
+    uses the answer (activity.spool); without it everything is parsed in memory."""
     try:
-        return _parse(fp)
+        return _parse(fp, spool_dir)
     except MalformedEmail:
         raise
     except Exception as exc:
         raise MalformedEmail(f"The message could not be parsed: {exc!r}") from exc
 
 
-def _parse(fp: BinaryIO) -> ParsedEmail:
-    msg = _read(fp)
+def _parse(fp: BinaryIO, spool_dir: Path | None) -> ParsedEmail:
+    msg, spools = _read(fp, spool_dir)
     _check_defects(msg)
     senders = _addresses(msg, "From")
     if not senders:
@@ -269,6 +308,6 @@ def _parse(fp: BinaryIO) -> ParsedEmail:
         references=_message_ids(_header(msg, "References")),
         html=html,
         text=text,
-        parts=_parts(msg, bodies),
+        parts=_parts(msg, bodies, spools),
         registration_header=_header(msg, REGISTRATION_HEADER),
     )

@@ -8,9 +8,11 @@ which parses and hands over to `email_log`, the one logging workflow (L2-L8).
 from __future__ import annotations
 
 import logging
+import tempfile
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from django.contrib.auth.models import User
@@ -60,6 +62,8 @@ from settings_admin.selectors import (
 )
 
 log = logging.getLogger(__name__)
+# Raw messages above this are parsed with their large parts spooled to disk.
+SPOOL_FROM = 1024 * 1024
 
 
 class Rejected(Exception):
@@ -101,16 +105,16 @@ def inbound_receive(
     content = ContentFile(raw) if isinstance(raw, bytes) else raw
     name = f"inbound/{timezone.now():%Y/%m/%d}/{uuid.uuid4().hex}.eml"
     stored = default_storage.save(name, content)
-    with transaction.atomic():
-        inbound = InboundEmail.objects.create(
-            route=route,
-            raw=stored,
-            size=default_storage.size(stored),
-            envelope_from=envelope_from[:320],
-            envelope_to=[address.lower() for address in envelope_to],
-            posted_by=posted_by,
-        )
-        transaction.on_commit(lambda: _enqueue(inbound.pk))
+    # One INSERT: committed on its own unless the caller holds a transaction.
+    inbound = InboundEmail.objects.create(
+        route=route,
+        raw=stored,
+        size=default_storage.size(stored),
+        envelope_from=envelope_from[:320],
+        envelope_to=[address.lower() for address in envelope_to],
+        posted_by=posted_by,
+    )
+    transaction.on_commit(lambda: _enqueue(inbound.pk))
     return inbound
 
 
@@ -139,9 +143,15 @@ def inbound_process(*, inbound_id: int, force: bool = False) -> InboundEmail | N
 
 
 def _process(inbound: InboundEmail) -> None:
+    # Large attachments wait, still encoded, in a temporary folder while logging runs.
+    with tempfile.TemporaryDirectory(prefix="beacon-mime-") as folder:
+        _parse_and_log(inbound, Path(folder) if inbound.size > SPOOL_FROM else None)
+
+
+def _parse_and_log(inbound: InboundEmail, spool_dir: Path | None) -> None:
     try:
         with inbound.raw.open("rb") as fp:
-            parsed = parse_message(fp)  # type: ignore[arg-type]
+            parsed = parse_message(fp, spool_dir=spool_dir)  # type: ignore[arg-type]
     except MalformedEmail as exc:
         _finish(inbound, InboundStatus.FAILED, "parse_error", exc.reason)
         return
@@ -287,11 +297,28 @@ def email_log(*, inbound: InboundEmail, parsed: ParsedEmail) -> LoggedEmail:
             "No recipient can be logged to: each is on a never-log list, lacks a legal "
             "basis (privacy is on) or is not a contact.",
         )
-    for kind in RECORD_MODELS:
-        getattr(email, kind).set(getattr(chosen, kind))
+    _link(email, chosen)
     email.notes = _attachments_save(email, parsed.parts, settings)
-    email.save(update_fields=["notes"])
+    if email.notes:
+        email.save(update_fields=["notes"])
     return email
+
+
+def _link(email: LoggedEmail, chosen: Associations) -> None:
+    """Inserts the association rows of a new email: one INSERT per record kind."""
+    for kind, field_name in (
+        ("contacts", "contact_id"),
+        ("companies", "company_id"),
+        ("deals", "deal_id"),
+        ("tickets", "ticket_id"),
+    ):
+        records = getattr(chosen, kind)
+        if records:
+            through = getattr(LoggedEmail, kind).through
+            through.objects.bulk_create(
+                through(loggedemail_id=email.pk, **{field_name: record.pk})
+                for record in records
+            )
 
 
 def _sender(inbound: InboundEmail, parsed: ParsedEmail) -> User:
@@ -502,17 +529,18 @@ def _attachments_save(
                 )
             )
             continue
-        data = part.data()
         attachment = Attachment(
             logged_email=email,
             filename=part.filename,
             content_type=part.content_type,
-            size=len(data),
             content_id=part.content_id,
             is_inline=part.is_inline,
         )
-        attachment.file.save(f"{folder}/{part.filename}", ContentFile(data), save=False)
-        del data
+        # Decoded through a temporary file: a large attachment never sits in memory.
+        with tempfile.TemporaryFile() as decoded:
+            attachment.size = part.write_to(decoded)
+            decoded.seek(0)
+            attachment.file.save(f"{folder}/{part.filename}", File(decoded), save=False)
         attachment.save()
     return notes
 

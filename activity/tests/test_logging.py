@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import pytest
@@ -300,3 +301,17 @@ def test_a_truncated_message_ends_failed_and_can_be_reprocessed(
     again = inbound_process(inbound_id=inbound.pk, force=True)
     assert again is not None and again.status == InboundStatus.LOGGED
     assert again.attempts == 2
+
+
+def test_a_large_attachment_is_stored_byte_for_byte_through_the_spool(
+    alice_api: APIClient, post_inbound: PostInbound, anna: Contact
+) -> None:
+    data = os.urandom(3 * 1024 * 1024)
+    inbound = post_inbound(
+        alice_api, raw(with_attachment(message(), data=data, filename="scan.pdf"))
+    )
+    assert inbound.logged_email is not None
+    attachment = inbound.logged_email.attachments.get()
+    assert attachment.size == len(data)
+    with attachment.file.open("rb") as stored:
+        assert stored.read() == data
