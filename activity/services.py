@@ -75,14 +75,6 @@ class Rejected(Exception):
         self.detail = detail
 
 
-class AlreadyLogged(Exception):
-    """The same normalised Message-ID is logged already (L7)."""
-
-    def __init__(self, first: LoggedEmail) -> None:
-        super().__init__(first.pk)
-        self.first = first
-
-
 class InvalidAssociation(DomainError):
     """A chosen record does not exist or cannot be seen."""
 
@@ -124,67 +116,114 @@ def _enqueue(inbound_id: int) -> None:
     task.delay(inbound_id)
 
 
+class _Outcome(Exception):
+    """Ends processing without logging: the transaction's writes are rolled back and the
+    reason is recorded in a transaction of its own."""
+
+    def __init__(
+        self,
+        status: str,
+        reason: str,
+        detail: str,
+        *,
+        parsed: ParsedEmail | None = None,
+        first: LoggedEmail | None = None,
+    ) -> None:
+        super().__init__(detail)
+        self.status, self.reason, self.detail = status, reason, detail
+        self.parsed, self.first = parsed, first
+
+
 def inbound_process(*, inbound_id: int, force: bool = False) -> InboundEmail | None:
     """Parses and logs one received message; every outcome is kept on its row.
 
-    Only `received` rows are processed unless `force` (the admin's re-process).
+    Only `received` rows are processed unless `force` (the admin's re-process). The
+    happy path is one transaction with no savepoints; anything else is rolled back and
+    recorded afterwards.
     """
-    with transaction.atomic():
-        inbound = InboundEmail.objects.select_for_update().filter(pk=inbound_id).first()
-        if inbound is None:
-            return None
-        if inbound.status != InboundStatus.RECEIVED and not force:
+    try:
+        with transaction.atomic():
+            inbound = _locked(inbound_id, force)
+            if inbound is None or (
+                inbound.status != InboundStatus.RECEIVED and not force
+            ):
+                return inbound
+            inbound.logged_email = _parse_and_log(inbound)
+            _finish(inbound, InboundStatus.LOGGED, "", "")
+            _save(inbound)
             return inbound
-        inbound.attempts += 1
-        _process(inbound)
-        inbound.processed_at = timezone.now()
-        inbound.save()
+    except _Outcome as outcome:
+        return _record(inbound_id, force, outcome)
+
+
+def _locked(inbound_id: int, force: bool) -> InboundEmail | None:
+    return InboundEmail.objects.select_for_update().filter(pk=inbound_id).first()
+
+
+def _save(inbound: InboundEmail) -> None:
+    inbound.attempts += 1
+    inbound.processed_at = timezone.now()
+    inbound.save()
+
+
+@transaction.atomic
+def _record(inbound_id: int, force: bool, outcome: _Outcome) -> InboundEmail | None:
+    inbound = _locked(inbound_id, force)
+    if inbound is None or (inbound.status != InboundStatus.RECEIVED and not force):
+        return inbound  # Another worker finished it meanwhile.
+    parsed = outcome.parsed
+    if parsed is not None:
+        inbound.from_address = parsed.from_address[:320]
+        inbound.subject = parsed.subject[:998]
+        inbound.message_id = parsed.message_id
+        inbound.sender = sending_identity_user(parsed.from_address)  # type: ignore[assignment]
+    if outcome.reason == "duplicate":
+        message_id = parsed.message_id if parsed else ""
+        first = LoggedEmail.objects.filter(message_id=message_id).first()
+        if first is None:  # The constraint fired for another reason.
+            outcome = _Outcome(
+                InboundStatus.FAILED, "processing_error", "IntegrityError"
+            )
+        else:
+            _duplicate(inbound, first)
+    if outcome.reason != "duplicate":
+        _finish(inbound, outcome.status, outcome.reason, outcome.detail)
+    _save(inbound)
+    if outcome.reason == "body_too_large":
+        _tell_sender(inbound, outcome.detail)
     return inbound
 
 
-def _process(inbound: InboundEmail) -> None:
+def _parse_and_log(inbound: InboundEmail) -> LoggedEmail:
     # Large attachments wait, still encoded, in a temporary folder while logging runs.
     with tempfile.TemporaryDirectory(prefix="beacon-mime-") as folder:
-        _parse_and_log(inbound, Path(folder) if inbound.size > SPOOL_FROM else None)
-
-
-def _parse_and_log(inbound: InboundEmail, spool_dir: Path | None) -> None:
-    try:
-        with inbound.raw.open("rb") as fp:
-            parsed = parse_message(fp, spool_dir=spool_dir)  # type: ignore[arg-type]
-    except MalformedEmail as exc:
-        _finish(inbound, InboundStatus.FAILED, "parse_error", exc.reason)
-        return
-    except OSError as exc:
-        _finish(inbound, InboundStatus.FAILED, "raw_unreadable", str(exc))
-        return
-    inbound.from_address = parsed.from_address[:320]
-    inbound.subject = parsed.subject[:998]
-    inbound.message_id = parsed.message_id
-    try:
-        with transaction.atomic():
-            email = email_log(inbound=inbound, parsed=parsed)
-    except Rejected as exc:
-        _finish(inbound, InboundStatus.REJECTED, exc.code, exc.detail)
-        if exc.code == "body_too_large":
-            _tell_sender(inbound, exc.detail)
-        return
-    except AlreadyLogged as exc:
-        _duplicate(inbound, exc.first)
-        return
-    except IntegrityError:
-        # Another worker logged the same Message-ID first (L7).
-        first = LoggedEmail.objects.filter(message_id=parsed.message_id).first()
-        if first is None:
-            raise
-        _duplicate(inbound, first)
-        return
-    except Exception as exc:
-        log.exception("Logging inbound %s failed", inbound.pk)
-        _finish(inbound, InboundStatus.FAILED, "processing_error", repr(exc))
-        return
-    inbound.logged_email = email
-    _finish(inbound, InboundStatus.LOGGED, "", "")
+        spool_dir = Path(folder) if inbound.size > SPOOL_FROM else None
+        try:
+            with inbound.raw.open("rb") as fp:
+                parsed = parse_message(fp, spool_dir=spool_dir)  # type: ignore[arg-type]
+        except MalformedEmail as exc:
+            raise _Outcome(InboundStatus.FAILED, "parse_error", exc.reason) from exc
+        except OSError as exc:
+            raise _Outcome(InboundStatus.FAILED, "raw_unreadable", str(exc)) from exc
+        inbound.from_address = parsed.from_address[:320]
+        inbound.subject = parsed.subject[:998]
+        inbound.message_id = parsed.message_id
+        try:
+            return email_log(inbound=inbound, parsed=parsed)
+        except Rejected as exc:
+            raise _Outcome(
+                InboundStatus.REJECTED, exc.code, exc.detail, parsed=parsed
+            ) from exc
+        except IntegrityError as exc:
+            # Another worker logged the same Message-ID first (L7).
+            raise _Outcome(
+                InboundStatus.LOGGED, "duplicate", "", parsed=parsed
+            ) from exc
+        except Exception as exc:
+            log.exception("Logging inbound %s failed", inbound.pk)
+            raise _Outcome(
+                InboundStatus.FAILED, "processing_error", repr(exc), parsed=parsed
+            ) from exc
 
 
 def _finish(inbound: InboundEmail, status: str, reason: str, detail: str) -> None:
@@ -255,9 +294,6 @@ def email_log(*, inbound: InboundEmail, parsed: ParsedEmail) -> LoggedEmail:
             f"The body is {parsed.body_bytes} bytes; the limit is "
             f"{settings.max_body_bytes} bytes (S9).",
         )
-    first = LoggedEmail.objects.filter(message_id=parsed.message_id).first()
-    if first is not None:
-        raise AlreadyLogged(first)
     registration = _registration(inbound, parsed, account, sender)
     recipients = _recipients(parsed, sender)
     never = never_log_filter(recipients, sender)

@@ -21,6 +21,8 @@ from activity.services import inbound_receive
 from settings_admin.selectors import account_settings_get
 
 log = logging.getLogger(__name__)
+# aiosmtpd logs every SMTP command at INFO: too much for a receiver under load.
+logging.getLogger("mail.log").setLevel(logging.WARNING)
 
 # Advertised with EHLO SIZE: a 51 MB attachment (base64 ≈ 70 MB) still fits.
 MAX_MESSAGE_BYTES = 80 * 1024 * 1024
