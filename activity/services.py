@@ -10,7 +10,8 @@ from __future__ import annotations
 import logging
 import tempfile
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -194,10 +195,18 @@ def _record(inbound_id: int, force: bool, outcome: _Outcome) -> InboundEmail | N
     return inbound
 
 
+@contextmanager
+def _spool_folder(size: int) -> Iterator[Path | None]:
+    if size <= SPOOL_FROM:
+        yield None  # Small messages are parsed in memory.
+        return
+    with tempfile.TemporaryDirectory(prefix="beacon-mime-") as folder:
+        yield Path(folder)
+
+
 def _parse_and_log(inbound: InboundEmail) -> LoggedEmail:
     # Large attachments wait, still encoded, in a temporary folder while logging runs.
-    with tempfile.TemporaryDirectory(prefix="beacon-mime-") as folder:
-        spool_dir = Path(folder) if inbound.size > SPOOL_FROM else None
+    with _spool_folder(inbound.size) as spool_dir:
         try:
             with inbound.raw.open("rb") as fp:
                 parsed = parse_message(fp, spool_dir=spool_dir)  # type: ignore[arg-type]
