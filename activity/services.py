@@ -114,7 +114,12 @@ def inbound_receive(
 def _enqueue(inbound_id: int) -> None:
     from activity.tasks import inbound_process as task
 
-    task.delay(inbound_id)
+    try:
+        task.delay(inbound_id)
+    except Exception:
+        # The raw message is stored: it waits as `received` in the admin's review list,
+        # where a super admin re-processes it; the receiver still answers "accepted".
+        log.exception("Queueing inbound %s failed", inbound_id)
 
 
 class _Outcome(Exception):

@@ -315,3 +315,17 @@ def test_a_large_attachment_is_stored_byte_for_byte_through_the_spool(
     assert attachment.size == len(data)
     with attachment.file.open("rb") as stored:
         assert stored.read() == data
+
+
+def test_a_broken_queue_leaves_the_stored_message_received_for_review(
+    alice_api: APIClient, post_inbound: PostInbound, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from activity import tasks
+
+    def broker_down(*args: Any, **kwargs: Any) -> None:
+        raise ConnectionError("broker unreachable")
+
+    monkeypatch.setattr(tasks.inbound_process, "delay", broker_down)
+    inbound = post_inbound(alice_api, raw(message()))
+    assert inbound.status == InboundStatus.RECEIVED
+    assert inbound.raw.size == inbound.size
