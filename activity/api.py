@@ -116,7 +116,7 @@ class LoggedEmailSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     thread_id = serializers.IntegerField()
     message_id = serializers.CharField()
-    sender_id = serializers.IntegerField()
+    sender_id = serializers.IntegerField(allow_null=True)
     from_address = serializers.CharField()
     from_name = serializers.CharField()
     to = serializers.ListField(child=serializers.CharField())

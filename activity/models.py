@@ -128,8 +128,12 @@ class LoggedEmail(models.Model):
     # Normalised (activity.parser.normalise_message_id); UNIQUE so two workers cannot
     # both log the same email (L7).
     message_id = models.CharField(max_length=255, unique=True)
+    # Kept when the user leaves: the email stays on the CRM's timelines.
     sender = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="logged_emails"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        on_delete=models.SET_NULL,
+        related_name="logged_emails",
     )
     thread = models.ForeignKey(
         EmailThread, on_delete=models.PROTECT, related_name="emails"

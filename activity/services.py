@@ -296,8 +296,9 @@ class Associations:
 def email_log(*, inbound: InboundEmail, parsed: ParsedEmail) -> LoggedEmail:
     """Logs one parsed message (L2-L8) or raises `Rejected`; run in one transaction.
 
-    The LoggedEmail row is inserted before anything else so that a second worker
-    logging the same Message-ID blocks on the UNIQUE index and then fails (L7).
+    The LoggedEmail row is inserted before any contact or association is written, so
+    a second worker logging the same Message-ID blocks on the UNIQUE index and then
+    raises IntegrityError, having written nothing (L7).
     """
     sender = _sender(inbound, parsed)
     account = account_settings_get()

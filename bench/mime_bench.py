@@ -1,10 +1,11 @@
 """Inbound mail benchmark (issue 4): throughput and peak memory of the logging path.
 
 `run(database_url=..., redis_url=...)` answers
-- `mime_msgs_per_s`: ~25 KB messages sent over loopback SMTP to the real BCC receiver
-  (activity.smtp), stored raw, parsed and logged into PostgreSQL, end to end. The
-  Celery task runs eagerly inside the receiver process (the same code a worker runs),
-  so a message counts only once its LoggedEmail row is committed.
+- `mime_msgs_per_s`: ~25 KB messages sent over loopback SMTP (4 connections) to the
+  real BCC receiver (activity.smtp), stored raw, then parsed and logged into
+  PostgreSQL by a real Celery worker (prefork, one process per core, on a queue of its
+  own); the clock stops when every row has its outcome. Without Redis the task runs
+  eagerly inside the receiver. `mime_receive_msgs_per_s` is the receiving half alone.
 - `mime_peak_mem_ratio`: one 60 MB message (a 44 MB attachment, base64) stored and
   processed in a fresh process; the ratio is the growth of that process's RSS
   high-water mark (ru_maxrss) divided by the message size.
