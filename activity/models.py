@@ -110,6 +110,14 @@ class LogRegistration(models.Model):
     def __str__(self) -> str:
         return f"Registration {self.pk} by {self.user}"
 
+    @property
+    def bcc_address(self) -> str:
+        """The account's BCC address carrying this registration: `log+<secret>+<token>@…`."""
+        from settings_admin.selectors import account_settings_get
+
+        local, _, domain = account_settings_get().bcc_address.partition("@")
+        return f"{local}+{self.token}@{domain}"
+
 
 class EmailThread(models.Model):
     subject = models.CharField(max_length=998, blank=True)

@@ -10,7 +10,7 @@ from django.contrib.auth.models import AnonymousUser, User
 from django.db.models import Model, Q, QuerySet
 from django.shortcuts import get_object_or_404
 
-from activity.models import Attachment, InboundEmail, LoggedEmail, LogRegistration
+from activity.models import Attachment, InboundEmail, LoggedEmail
 from config.api import NotAllowed
 from crm.models import Company, Contact, Deal, Ticket
 from settings_admin.models import AccountSettings
@@ -137,15 +137,6 @@ def bcc_address_parse(address: str, account: AccountSettings) -> BccAddress | No
 
 def is_bcc_domain(address: str) -> bool:
     return address.lower().rpartition("@")[2] == settings.BEACON_BCC_DOMAIN.lower()
-
-
-def registration_bcc_address(
-    registration: LogRegistration, account: AccountSettings
-) -> str:
-    return (
-        f"{account.bcc_prefix}+{account.bcc_secret}+{registration.token}"
-        f"@{settings.BEACON_BCC_DOMAIN}"
-    )
 
 
 def association_ids(email: LoggedEmail) -> dict[str, list[int]]:

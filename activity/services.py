@@ -40,7 +40,6 @@ from activity.selectors import (
     can_post_any_inbound,
     is_bcc_domain,
     records_missing,
-    registration_bcc_address,
 )
 from config.api import DomainError
 from crm.models import Company, Contact, ContactSource, Deal, MarketingStatus, Ticket
@@ -645,9 +644,6 @@ def email_log_register(
         subject=subject[:998],
         associations=associations,
         skip_new_contacts=[address.strip().lower() for address in skip_new_contacts],
-    )
-    registration.bcc_address = registration_bcc_address(  # type: ignore[attr-defined]
-        registration, account_settings_get()
     )
     return registration
 

@@ -95,7 +95,7 @@ def test_a_registered_copy_is_logged_to_exactly_the_chosen_records(
         subject="Proposal",
         associations={"contacts": [other.pk], "deals": [open_deal.pk]},
     )
-    send(smtp_server, [registration.bcc_address], raw(message()))  # type: ignore[attr-defined]
+    send(smtp_server, [registration.bcc_address], raw(message()))
 
     email = LoggedEmail.objects.get()
     assert list(email.contacts.all()) == [other]
