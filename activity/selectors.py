@@ -45,7 +45,7 @@ def timeline_queryset(record: Model) -> QuerySet[LoggedEmail]:
         LoggedEmail.objects.visible()
         .filter(**{_link_name(record): record})
         .select_related("sender")
-        .prefetch_related("attachments")
+        .prefetch_related("attachments", *RECORD_MODELS)
         .order_by("-is_pinned", "-sent_at", "-id")
     )
 

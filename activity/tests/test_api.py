@@ -247,3 +247,16 @@ def test_deleting_a_contact_removes_its_link_to_logged_email(
 ) -> None:
     anna.delete()
     assert logged.contacts.count() == 0  # P4
+
+
+def test_the_timeline_costs_the_same_queries_for_many_emails(
+    alice_api: APIClient,
+    post_inbound: PostInbound,
+    anna: Contact,
+    django_assert_max_num_queries: Any,
+) -> None:
+    for index in range(6):
+        post_inbound(alice_api, raw(message(message_id=f"<q{index}@x.example>")))
+    with django_assert_max_num_queries(8):
+        page = alice_api.get(f"/api/v1/contacts/{anna.pk}/timeline/").json()
+    assert len(page["results"]) == 6
