@@ -5,6 +5,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from django.db import connection
 from rest_framework.test import APIClient
 
 from activity.models import InboundEmail
@@ -85,3 +86,16 @@ def smtp_server(transactional_db: None) -> Iterator[BccController]:
     controller.start()
     yield controller
     controller.stop()
+    _close_other_sessions()
+
+
+def _close_other_sessions() -> None:
+    """The receiver's worker threads keep their database connections; end them so the
+    test database can be flushed and dropped."""
+    if connection.vendor != "postgresql":
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
