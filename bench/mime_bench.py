@@ -202,6 +202,7 @@ def throughput() -> dict[str, Any]:
         send(warmup)  # worker up, connections open
         _wait_processed(f"bench-{run_id}w-", len(warmup), timeout=120)
         shares = [messages[i::CONNECTIONS] for i in range(CONNECTIONS)]
+        load_before = os.getloadavg()[0]
         started = time.perf_counter()
         with ThreadPoolExecutor(CONNECTIONS) as pool:
             list(pool.map(send, shares))
@@ -222,6 +223,7 @@ def throughput() -> dict[str, Any]:
         "mime_message_bytes": len(messages[0]),
         "mime_smtp_connections": CONNECTIONS,
         "mime_receive_msgs_per_s": round(MESSAGES / (sent - started), 1),
+        "mime_load_avg_1m_before": round(load_before, 2),
         "mime_worker": (
             f"celery prefork x{WORKER_PROCESSES}" if use_worker else "eager in receiver"
         ),
