@@ -192,8 +192,11 @@ def _insert_postgresql(
     table = TrackingEvent._meta.db_table
     columns = ",".join(_COLUMNS)
     definition = ",".join(f"{c} {t}" for c, t in zip(_COLUMNS, _PG_TYPES, strict=True))
-    cursor.execute(f"CREATE TEMP TABLE IF NOT EXISTS {_LOAD_TABLE} ({definition})")
-    cursor.execute(f"TRUNCATE {_LOAD_TABLE}")
+    # Two statements, one round trip (no parameters: the simple query protocol).
+    cursor.execute(
+        f"CREATE TEMP TABLE IF NOT EXISTS {_LOAD_TABLE} ({definition}); "
+        f"TRUNCATE {_LOAD_TABLE}"
+    )
     with cursor.cursor.copy(f"COPY {_LOAD_TABLE} ({columns}) FROM STDIN") as copy:
         for row in rows:
             copy.write_row(_values(row, now))
@@ -273,14 +276,14 @@ def classify_hits(
         return [], {}
     emails = _emails({hit.email_id for hit, _, _ in items})
     link_ids = {hit.link_id for hit, _, _ in items if hit.link_id}
-    links = dict(
-        TrackedLink.objects.filter(pk__in=link_ids).values_list("pk", "email_id")
-    )
-    traps = set(
-        TrackedLink.objects.filter(pk__in=link_ids, is_trap=True).values_list(
-            "pk", flat=True
-        )
-    )
+    links: dict[int, int] = {}
+    traps: set[int] = set()
+    for pk, email_id, is_trap in TrackedLink.objects.filter(
+        pk__in=link_ids
+    ).values_list("pk", "email_id", "is_trap"):
+        links[pk] = email_id
+        if is_trap:
+            traps.add(pk)
     blocked = lists.NetworkSet(BlockedNetwork.objects.values_list("cidr", flat=True))
     sessions = _session_users({key for _, _, key in items if key})
     history, first_opens = _history([hit for hit, _, _ in items], set(emails))

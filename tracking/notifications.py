@@ -52,15 +52,25 @@ def tracking_event_payload(
     }
 
 
-async def _send_all(messages: list[tuple[int, dict[str, Any]]]) -> None:
+# Sends in flight at once: enough to overlap round trips, well within the layer's
+# connection pool (redis-py's default of 100 per pool).
+SEND_CONCURRENCY = 48
+
+
+async def _send_all(
+    messages: list[tuple[int, dict[str, Any]]], gate: asyncio.Semaphore | None = None
+) -> None:
     layer = get_channel_layer()
     if layer is None:
         return
+    gate = gate or asyncio.Semaphore(SEND_CONCURRENCY)
+
+    async def send(user_id: int, payload: dict[str, Any]) -> None:
+        async with gate:
+            await layer.group_send(user_group_name(user_id), payload)
+
     results = await asyncio.gather(
-        *(
-            layer.group_send(user_group_name(user_id), payload)
-            for user_id, payload in messages
-        ),
+        *(send(user_id, payload) for user_id, payload in messages),
         return_exceptions=True,
     )
     for result in results:
@@ -83,12 +93,15 @@ class BackgroundNotifier:
 
     def __init__(self) -> None:
         self.loop = asyncio.new_event_loop()
+        # One gate for all batches in flight: the layer's connection pool is bounded.
+        self.gate = asyncio.Semaphore(SEND_CONCURRENCY)
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         self.thread.start()
         self.pending: set[concurrent.futures.Future[None]] = set()
 
     def __call__(self, messages: list[tuple[int, dict[str, Any]]]) -> None:
-        future = asyncio.run_coroutine_threadsafe(_send_all(messages), self.loop)
+        coroutine = _send_all(messages, self.gate)
+        future = asyncio.run_coroutine_threadsafe(coroutine, self.loop)
         self.pending.add(future)
         future.add_done_callback(self.pending.discard)
 
