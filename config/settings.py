@@ -64,6 +64,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "tracking.middleware.SelfCookieMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -228,3 +229,9 @@ LOGGING = {
 if not DEBUG:
     SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", True)
     CSRF_COOKIE_SECURE = env_bool("SECURE_COOKIES", True)
+
+# Tracking (defaults in tracking/conf.py; TRACKING_STREAM is set above).
+TRACKING_DUPLICATE_SECONDS = env_int("TRACKING_DUPLICATE_SECONDS", 60)
+TRACKING_SCANNER_CLICK_SECONDS = env_int("TRACKING_SCANNER_CLICK_SECONDS", 10)
+TRACKING_BURST_SECONDS = env_int("TRACKING_BURST_SECONDS", 2)
+TRACKING_INGEST_ENTRIES = env_int("TRACKING_INGEST_ENTRIES", 200)
