@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import tempfile
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,11 +39,14 @@ from activity.selectors import (
     bcc_address_parse,
     can_post_any_inbound,
     is_bcc_domain,
+    recent_open_deals_by_contact,
+    recent_open_tickets_by_contact,
     records_missing,
 )
 from config.api import DomainError
 from crm.models import Company, Contact, ContactSource, Deal, MarketingStatus, Ticket
 from crm.selectors import (
+    RECENT_OPEN_LIMIT,
     contact_get_by_email,
     contact_primary_company,
     contact_recent_open_deals,
@@ -56,7 +59,8 @@ from settings_admin.selectors import (
     EffectiveSettings,
     account_settings_get,
     effective_settings,
-    never_log_filter,
+    never_log_pattern_matches,
+    never_log_patterns,
     sending_addresses,
     sending_identity_user,
 )
@@ -139,13 +143,16 @@ class _Outcome(Exception):
         self.parsed, self.first = parsed, first
 
 
-def inbound_process(*, inbound_id: int, force: bool = False) -> InboundEmail | None:
+def inbound_process(
+    *, inbound_id: int, force: bool = False, run: _Run | None = None
+) -> InboundEmail | None:
     """Parses and logs one received message; every outcome is kept on its row.
 
     Only `received` rows are processed unless `force` (the admin's re-process). The
     happy path is one transaction with no savepoints; anything else is rolled back and
-    recorded afterwards.
+    recorded afterwards. `run`: lookups shared with the other messages of a task run.
     """
+    run = run or _Run()
     try:
         with transaction.atomic():
             inbound = _locked(inbound_id, force)
@@ -153,12 +160,91 @@ def inbound_process(*, inbound_id: int, force: bool = False) -> InboundEmail | N
                 inbound.status != InboundStatus.RECEIVED and not force
             ):
                 return inbound
-            inbound.logged_email = _parse_and_log(inbound)
+            # Large attachments wait, still encoded, in a temporary folder while
+            # logging runs.
+            with _spool_folder(inbound.size) as spool_dir:
+                parsed = _parse(inbound, spool_dir)
+                inbound.logged_email = _log(inbound, parsed, run)
             _finish(inbound, InboundStatus.LOGGED, "", "")
             _save(inbound)
             return inbound
     except _Outcome as outcome:
         return _record(inbound_id, force, outcome)
+
+
+# Messages one task logs in a single transaction when several are waiting.
+BATCH_SIZE = 32
+# Only messages this large or smaller join a batch; larger ones go one by one.
+BATCH_MAX_BYTES = SPOOL_FROM
+_SAVED_FIELDS = [
+    "status",
+    "reason",
+    "detail",
+    "sender",
+    "from_address",
+    "subject",
+    "message_id",
+    "logged_email",
+    "attempts",
+    "processed_at",
+]
+
+
+def inbound_process_batch(
+    *, inbound_ids: Sequence[int], drain: int = BATCH_SIZE
+) -> list[int]:
+    """Logs the given received messages and up to `drain` others still waiting, in one
+    transaction; answers the ids it processed.
+
+    Rows are claimed with FOR UPDATE SKIP LOCKED, so two workers never take the same
+    one and a row another worker holds is left to it. When every claimed message logs
+    cleanly, all commit together (a few queries per message). Any other outcome - a
+    rejection, a parse failure, a duplicate Message-ID (L7) - rolls the whole batch
+    back and each message is then processed on its own by `inbound_process`, which
+    records its outcome exactly as for a single message.
+    """
+    run = _Run(batch=True)
+    claimed: list[int] = []
+    try:
+        with transaction.atomic():
+            rows = _claim(inbound_ids, drain)
+            claimed = [row.pk for row in rows]
+            if len(rows) == 1 or any(row.size > BATCH_MAX_BYTES for row in rows):
+                raise _Single()  # Rolled back; taken one by one below.
+            parsed = [_parse(row, None) for row in rows]
+            run.prefetch(parsed)
+            for inbound, message in zip(rows, parsed, strict=True):
+                inbound.logged_email = _log(inbound, message, run)
+                _finish(inbound, InboundStatus.LOGGED, "", "")
+                inbound.attempts += 1
+                inbound.processed_at = timezone.now()
+            run.flush_links()
+            InboundEmail.objects.bulk_update(rows, _SAVED_FIELDS)
+            return claimed
+    except (_Outcome, _Single):
+        single = _Run(account=run.account, senders=run.senders, settings=run.settings)
+        for pk in claimed:
+            inbound_process(inbound_id=pk, run=single)
+        return claimed
+
+
+class _Single(Exception):
+    """One message claimed: it takes the ordinary path."""
+
+
+def _claim(inbound_ids: Sequence[int], drain: int) -> list[InboundEmail]:
+    waiting = InboundEmail.objects.select_for_update(skip_locked=True).filter(
+        status=InboundStatus.RECEIVED
+    )
+    rows = list(waiting.filter(pk__in=inbound_ids).order_by("pk"))
+    if drain > len(rows):
+        # Others waiting that no worker holds, oldest first; never re-tried rows.
+        rows += list(
+            waiting.exclude(pk__in=inbound_ids)
+            .filter(attempts=0, size__lte=BATCH_MAX_BYTES)
+            .order_by("received_at", "pk")[: drain - len(rows)]
+        )
+    return rows
 
 
 def _locked(inbound_id: int, force: bool) -> InboundEmail | None:
@@ -208,35 +294,35 @@ def _spool_folder(size: int) -> Iterator[Path | None]:
         yield Path(folder)
 
 
-def _parse_and_log(inbound: InboundEmail) -> LoggedEmail:
-    # Large attachments wait, still encoded, in a temporary folder while logging runs.
-    with _spool_folder(inbound.size) as spool_dir:
-        try:
-            with inbound.raw.open("rb") as fp:
-                parsed = parse_message(fp, spool_dir=spool_dir)  # type: ignore[arg-type]
-        except MalformedEmail as exc:
-            raise _Outcome(InboundStatus.FAILED, "parse_error", exc.reason) from exc
-        except OSError as exc:
-            raise _Outcome(InboundStatus.FAILED, "raw_unreadable", str(exc)) from exc
-        inbound.from_address = parsed.from_address[:320]
-        inbound.subject = parsed.subject[:998]
-        inbound.message_id = parsed.message_id
-        try:
-            return email_log(inbound=inbound, parsed=parsed)
-        except Rejected as exc:
-            raise _Outcome(
-                InboundStatus.REJECTED, exc.code, exc.detail, parsed=parsed
-            ) from exc
-        except IntegrityError as exc:
-            # Another worker logged the same Message-ID first (L7).
-            raise _Outcome(
-                InboundStatus.LOGGED, "duplicate", "", parsed=parsed
-            ) from exc
-        except Exception as exc:
-            log.exception("Logging inbound %s failed", inbound.pk)
-            raise _Outcome(
-                InboundStatus.FAILED, "processing_error", repr(exc), parsed=parsed
-            ) from exc
+def _parse(inbound: InboundEmail, spool_dir: Path | None) -> ParsedEmail:
+    try:
+        with inbound.raw.open("rb") as fp:
+            parsed = parse_message(fp, spool_dir=spool_dir)  # type: ignore[arg-type]
+    except MalformedEmail as exc:
+        raise _Outcome(InboundStatus.FAILED, "parse_error", exc.reason) from exc
+    except OSError as exc:
+        raise _Outcome(InboundStatus.FAILED, "raw_unreadable", str(exc)) from exc
+    inbound.from_address = parsed.from_address[:320]
+    inbound.subject = parsed.subject[:998]
+    inbound.message_id = parsed.message_id
+    return parsed
+
+
+def _log(inbound: InboundEmail, parsed: ParsedEmail, run: _Run) -> LoggedEmail:
+    try:
+        return email_log(inbound=inbound, parsed=parsed, run=run)
+    except Rejected as exc:
+        raise _Outcome(
+            InboundStatus.REJECTED, exc.code, exc.detail, parsed=parsed
+        ) from exc
+    except IntegrityError as exc:
+        # Another worker logged the same Message-ID first (L7).
+        raise _Outcome(InboundStatus.LOGGED, "duplicate", "", parsed=parsed) from exc
+    except Exception as exc:
+        log.exception("Logging inbound %s failed", inbound.pk)
+        raise _Outcome(
+            InboundStatus.FAILED, "processing_error", repr(exc), parsed=parsed
+        ) from exc
 
 
 def _finish(inbound: InboundEmail, status: str, reason: str, detail: str) -> None:
@@ -272,6 +358,114 @@ def _tell_sender(inbound: InboundEmail, detail: str) -> None:
     )
 
 
+# -- lookups kept for one task run --------------------------------------------------------
+
+
+@dataclass
+class _Run:
+    """What one task run reads once and reuses for every message it logs: the account
+    settings, each sender's user, effective settings, own addresses and never-log
+    patterns. Kept only for the run (never across tasks), so no edit waits on a cache.
+
+    In a batch (`inbound_process_batch`) the association rows are collected and
+    inserted together before commit, and the recipients' contacts and their open deals
+    and tickets are read for the whole batch at once.
+    """
+
+    batch: bool = False
+    account: AccountSettings | None = None
+    senders: dict[str, User | None] = field(default_factory=dict)
+    settings: dict[int, EffectiveSettings] = field(default_factory=dict)
+    own: dict[int, set[str]] = field(default_factory=dict)
+    never: dict[int, list[str]] = field(default_factory=dict)
+    # Filled for a batch: address -> contact (None: no contact had it at batch start).
+    contacts: dict[str, Contact | None] | None = None
+    deals: dict[int, list[Deal]] = field(default_factory=dict)
+    tickets: dict[int, list[Ticket]] = field(default_factory=dict)
+    links: dict[type[Model], list[Model]] = field(default_factory=dict)
+
+    def account_settings(self) -> AccountSettings:
+        if self.account is None:
+            self.account = account_settings_get()
+        return self.account
+
+    def sender(self, address: str) -> User | None:
+        if address not in self.senders:
+            user = sending_identity_user(address)
+            self.senders[address] = user if isinstance(user, User) else None
+        return self.senders[address]
+
+    def effective(self, user: User) -> EffectiveSettings:
+        if user.pk not in self.settings:
+            self.settings[user.pk] = effective_settings(
+                user, account=self.account_settings()
+            )
+        return self.settings[user.pk]
+
+    def own_addresses(self, user: User) -> set[str]:
+        if user.pk not in self.own:
+            self.own[user.pk] = set(sending_addresses(user))
+        return self.own[user.pk]
+
+    def never_logged(self, emails: Iterable[str], user: User) -> set[str]:
+        """As settings_admin's `never_log_filter`, with the patterns read once."""
+        if user.pk not in self.never:
+            self.never[user.pk] = never_log_patterns(user)
+        patterns = self.never[user.pk]
+        return {
+            email.strip().lower()
+            for email in emails
+            if any(never_log_pattern_matches(pattern, email) for pattern in patterns)
+        }
+
+    def link(self, rows: list[Model]) -> None:
+        if not rows:
+            return
+        if self.batch:
+            self.links.setdefault(type(rows[0]), []).extend(rows)
+        else:
+            type(rows[0])._default_manager.bulk_create(rows)
+
+    def flush_links(self) -> None:
+        for model, rows in self.links.items():
+            model._default_manager.bulk_create(rows)
+        self.links = {}
+
+    def contacts_by_emails(self, emails: list[str]) -> dict[str, Contact]:
+        known = self.contacts
+        if known is None or any(email not in known for email in emails):
+            return contacts_by_emails(emails)
+        return {
+            email: contact for email in emails if (contact := known[email]) is not None
+        }
+
+    def contact_created(self, address: str, contact: Contact) -> None:
+        if self.contacts is not None:
+            self.contacts[address] = contact
+            self.deals[contact.pk] = contact_recent_open_deals(contact)
+            self.tickets[contact.pk] = contact_recent_open_tickets(contact)
+
+    def recent_open_deals(self, contact: Contact) -> list[Deal]:
+        if contact.pk in self.deals:
+            return self.deals[contact.pk]
+        return contact_recent_open_deals(contact)
+
+    def recent_open_tickets(self, contact: Contact) -> list[Ticket]:
+        if contact.pk in self.tickets:
+            return self.tickets[contact.pk]
+        return contact_recent_open_tickets(contact)
+
+    def prefetch(self, parsed: Sequence[ParsedEmail]) -> None:
+        """Every To/Cc address's contact, and those contacts' newest open deals and
+        tickets, in a handful of queries for the whole batch."""
+        addresses = {a for item in parsed for a in [*item.to, *item.cc]}
+        found = contacts_by_emails(addresses)
+        self.contacts = {address: found.get(address) for address in addresses}
+        ids = {contact.pk for contact in found.values()}
+        self.deals = recent_open_deals_by_contact(ids, RECENT_OPEN_LIMIT)
+        self.tickets = recent_open_tickets_by_contact(ids, RECENT_OPEN_LIMIT)
+
+
 # -- logging --------------------------------------------------------------------------
 
 
@@ -292,16 +486,20 @@ class Associations:
         return not (self.contacts or self.companies or self.deals or self.tickets)
 
 
-def email_log(*, inbound: InboundEmail, parsed: ParsedEmail) -> LoggedEmail:
+def email_log(
+    *, inbound: InboundEmail, parsed: ParsedEmail, run: _Run | None = None
+) -> LoggedEmail:
     """Logs one parsed message (L2-L8) or raises `Rejected`; run in one transaction.
 
     The LoggedEmail row is inserted before any contact or association is written, so
     a second worker logging the same Message-ID blocks on the UNIQUE index and then
-    raises IntegrityError, having written nothing (L7).
+    raises IntegrityError, having written nothing (L7). `run`: lookups shared with
+    the other messages of the same task run.
     """
-    sender = _sender(inbound, parsed)
-    account = account_settings_get()
-    settings = effective_settings(sender, account=account)
+    run = run or _Run()
+    sender = _sender(inbound, parsed, run)
+    account = run.account_settings()
+    settings = run.effective(sender)
     if parsed.body_bytes > settings.max_body_bytes:
         raise Rejected(
             "body_too_large",
@@ -309,8 +507,8 @@ def email_log(*, inbound: InboundEmail, parsed: ParsedEmail) -> LoggedEmail:
             f"{settings.max_body_bytes} bytes (S9).",
         )
     registration = _registration(inbound, parsed, account, sender)
-    recipients = _recipients(parsed, sender)
-    never = never_log_filter(recipients, sender)
+    recipients = _recipients(parsed, run.own_addresses(sender))
+    never = run.never_logged(recipients, sender)
     loggable = [address for address in recipients if address not in never]
     parents = _parents(parsed)
     thread = (
@@ -340,6 +538,7 @@ def email_log(*, inbound: InboundEmail, parsed: ParsedEmail) -> LoggedEmail:
         settings=settings,
         registration=registration,
         thread=thread if parents else None,
+        run=run,
     )
     if chosen.is_empty():
         raise Rejected(
@@ -347,15 +546,16 @@ def email_log(*, inbound: InboundEmail, parsed: ParsedEmail) -> LoggedEmail:
             "No recipient can be logged to: each is on a never-log list, lacks a legal "
             "basis (privacy is on) or is not a contact.",
         )
-    _link(email, chosen)
+    _link(email, chosen, run)
     email.notes = _attachments_save(email, parsed.parts, settings)
     if email.notes:
         email.save(update_fields=["notes"])
     return email
 
 
-def _link(email: LoggedEmail, chosen: Associations) -> None:
-    """Inserts the association rows of a new email: one INSERT per record kind."""
+def _link(email: LoggedEmail, chosen: Associations, run: _Run) -> None:
+    """Inserts the association rows of a new email: one INSERT per record kind (in a
+    batch, one per kind for the whole batch)."""
     for kind, field_name in (
         ("contacts", "contact_id"),
         ("companies", "company_id"),
@@ -365,15 +565,17 @@ def _link(email: LoggedEmail, chosen: Associations) -> None:
         records = getattr(chosen, kind)
         if records:
             through = getattr(LoggedEmail, kind).through
-            through.objects.bulk_create(
-                through(loggedemail_id=email.pk, **{field_name: record.pk})
-                for record in records
+            run.link(
+                [
+                    through(loggedemail_id=email.pk, **{field_name: record.pk})
+                    for record in records
+                ]
             )
 
 
-def _sender(inbound: InboundEmail, parsed: ParsedEmail) -> User:
-    sender = sending_identity_user(parsed.from_address)
-    if not isinstance(sender, User):
+def _sender(inbound: InboundEmail, parsed: ParsedEmail, run: _Run) -> User:
+    sender = run.sender(parsed.from_address)
+    if sender is None:
         raise Rejected(
             "sender_not_identity",
             f"{parsed.from_address} is not a sending identity of any Beacon user (U2).",
@@ -413,9 +615,9 @@ def _registration(
     return LogRegistration.objects.filter(token__in=tokens, user=sender).first()
 
 
-def _recipients(parsed: ParsedEmail, sender: User) -> list[str]:
+def _recipients(parsed: ParsedEmail, own_addresses: set[str]) -> list[str]:
     """To and Cc, without the BCC address and the sender's own addresses."""
-    own = set(sending_addresses(sender)) | {parsed.from_address}
+    own = own_addresses | {parsed.from_address}
     found: list[str] = []
     for address in [*parsed.to, *parsed.cc]:
         if address not in own and not is_bcc_domain(address) and address not in found:
@@ -446,9 +648,10 @@ def _associations(
     settings: EffectiveSettings,
     registration: LogRegistration | None,
     thread: EmailThread | None,
+    run: _Run,
 ) -> Associations:
     skip = set(registration.skip_new_contacts) if registration else set()
-    existing, new = _recipient_contacts(loggable, sender, settings, skip)
+    existing, new = _recipient_contacts(loggable, sender, settings, skip, run)
     chosen = Associations()
     if registration is not None and registration.associations is not None:
         # Exactly the records chosen in the add-in, plus the new contacts it proposed.
@@ -457,8 +660,9 @@ def _associations(
             chosen.add(kind, list(model._default_manager.filter(pk__in=ids)))
         chosen.add("contacts", new)
     else:
-        _default_associations(chosen, [*existing, *new], settings.associate)
+        _default_associations(chosen, [*existing, *new], settings.associate, run)
     if thread is not None:
+        run.flush_links()  # The thread's rows written earlier in this batch count.
         _inherit(chosen, thread)
     chosen.contacts = [
         contact
@@ -479,11 +683,12 @@ def _recipient_contacts(
     sender: User,
     settings: EffectiveSettings,
     skip: set[str],
+    run: _Run,
 ) -> tuple[list[Contact], list[Contact]]:
     """Existing contacts by any of their emails, and new ones for unknown recipients
     (L4). Under privacy (P1) a new contact could never be logged to (it has no legal
     basis yet), so none is created."""
-    found = contacts_by_emails(loggable)
+    found = run.contacts_by_emails(loggable)
     existing: list[Contact] = []
     new: list[Contact] = []
     for address in loggable:
@@ -500,6 +705,7 @@ def _recipient_contacts(
             created = _contact_for_recipient(address, sender)
             if created is not None:
                 new.append(created)
+                run.contact_created(address, created)
     return existing, new
 
 
@@ -518,7 +724,10 @@ def _contact_for_recipient(address: str, sender: User) -> Contact | None:
 
 
 def _default_associations(
-    chosen: Associations, contacts: list[Contact], associate: dict[str, bool]
+    chosen: Associations,
+    contacts: list[Contact],
+    associate: dict[str, bool],
+    run: _Run,
 ) -> None:
     """Each contact, its primary company, its five newest open deals and tickets,
     narrowed to the record types of the default association setting (L5, S2)."""
@@ -528,9 +737,9 @@ def _default_associations(
         if associate.get("companies"):
             chosen.add("companies", [contact_primary_company(contact)])
         if associate.get("deals"):
-            chosen.add("deals", contact_recent_open_deals(contact))
+            chosen.add("deals", run.recent_open_deals(contact))
         if associate.get("tickets"):
-            chosen.add("tickets", contact_recent_open_tickets(contact))
+            chosen.add("tickets", run.recent_open_tickets(contact))
 
 
 def _inherit(chosen: Associations, thread: EmailThread) -> None:

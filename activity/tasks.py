@@ -7,9 +7,11 @@ from activity import services
 
 @shared_task(name="activity.inbound_process", ignore_result=True)
 def inbound_process(inbound_id: int) -> None:
-    """Parse and log one stored inbound message.
+    """Parse and log one stored inbound message, and others still waiting with it.
 
     `inbound_id`: the InboundEmail row, stored raw by a receiver. A missing row or one
-    already processed is left alone; every outcome is written on the row itself.
+    already processed (or taken by another worker's batch) is left alone; every outcome
+    is written on the row itself. When the queue is behind, the task also logs up to
+    `services.BATCH_SIZE` other received messages in the same transaction.
     """
-    services.inbound_process(inbound_id=inbound_id)
+    services.inbound_process_batch(inbound_ids=[inbound_id])

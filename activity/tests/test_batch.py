@@ -1,0 +1,111 @@
+"""A task logs the messages waiting in the queue together (issue 4's throughput)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from activity import tasks
+from activity.models import InboundEmail, InboundRoute, InboundStatus, LoggedEmail
+from activity.services import inbound_process_batch, inbound_receive
+from activity.tests.mail import message, raw
+from crm.models import Contact
+
+pytestmark = pytest.mark.django_db
+
+
+def _stored(data: bytes) -> InboundEmail:
+    """A received message not yet picked up (outside a test, its task is queued)."""
+    return inbound_receive(route=InboundRoute.SMTP, raw=data)
+
+
+def test_one_task_logs_every_waiting_message_in_a_few_queries(
+    alice: Any,
+    anna: Contact,
+    open_deal: Any,
+    open_ticket: Any,
+    django_assert_max_num_queries: Any,
+) -> None:
+    rows = [
+        _stored(raw(message(message_id=f"<batch-{i}@x.example>"))) for i in range(12)
+    ]
+    # Two INSERTs per email (thread, email) plus a fixed number for the batch.
+    with django_assert_max_num_queries(2 * len(rows) + 24):
+        done = inbound_process_batch(inbound_ids=[rows[3].pk])
+
+    assert sorted(done) == sorted(row.pk for row in rows)
+    for row in rows:
+        row.refresh_from_db()
+        assert (row.status, row.reason, row.attempts) == (InboundStatus.LOGGED, "", 1)
+        assert row.sender == alice
+        email = row.logged_email
+        assert email is not None and email.message_id == row.message_id
+        assert list(email.contacts.all()) == [anna]
+        assert [c.domain for c in email.companies.all()] == ["acme.com"]
+        assert list(email.deals.all()) == [open_deal]
+        assert list(email.tickets.all()) == [open_ticket]
+
+
+def test_a_batch_records_each_outcome_as_single_processing_would(alice: Any) -> None:
+    good = _stored(raw(message(to=["new.person@globex.com"])))
+    stranger = _stored(
+        raw(message(sender="mallory@evil.example", message_id="<other@x.example>"))
+    )
+    again = _stored(raw(message(to=["new.person@globex.com"])))
+    garbage = _stored(b"not an email")
+
+    tasks.inbound_process(good.pk)
+
+    outcomes = {row.pk: (row.status, row.reason) for row in InboundEmail.objects.all()}
+    assert outcomes == {
+        good.pk: (InboundStatus.LOGGED, ""),
+        stranger.pk: (InboundStatus.REJECTED, "sender_not_identity"),
+        again.pk: (InboundStatus.LOGGED, "duplicate"),
+        garbage.pk: (InboundStatus.FAILED, "parse_error"),
+    }
+    assert LoggedEmail.objects.count() == 1
+    assert Contact.objects.filter(emails__email="new.person@globex.com").count() == 1
+    # Each row was attempted once: the rolled-back batch does not count.
+    assert set(InboundEmail.objects.values_list("attempts", flat=True)) == {1}
+
+
+def test_a_reply_chain_in_one_batch_shares_its_thread_and_associations(
+    alice: Any, anna: Contact, open_deal: Any
+) -> None:
+    first = _stored(raw(message(message_id="<m1@x.example>")))
+    _stored(
+        raw(
+            message(
+                message_id="<m2@x.example>",
+                subject="Re: Proposal",
+                to=["boss@globex.com"],
+                in_reply_to="<m1@x.example>",
+                references=["<m1@x.example>"],
+            )
+        )
+    )
+
+    inbound_process_batch(inbound_ids=[first.pk])
+
+    one, two = LoggedEmail.objects.order_by("pk")
+    assert one.thread_id == two.thread_id
+    assert anna in two.contacts.all()
+    assert open_deal in two.deals.all()
+
+
+def test_a_task_leaves_processed_and_retried_rows_alone(
+    alice: Any, anna: Contact
+) -> None:
+    logged = _stored(raw(message(message_id="<done@x.example>")))
+    inbound_process_batch(inbound_ids=[logged.pk])
+    # Waiting for review after a failed attempt: only a super admin re-processes it.
+    retried = _stored(raw(message(message_id="<retry@x.example>")))
+    InboundEmail.objects.filter(pk=retried.pk).update(attempts=1)
+
+    assert inbound_process_batch(inbound_ids=[logged.pk]) == []
+
+    logged.refresh_from_db()
+    retried.refresh_from_db()
+    assert (logged.status, logged.attempts) == (InboundStatus.LOGGED, 1)
+    assert (retried.status, retried.attempts) == (InboundStatus.RECEIVED, 1)
