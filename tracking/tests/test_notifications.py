@@ -36,12 +36,15 @@ def _collect(
         await layer.group_add(user_group_name(user.pk), channel)
         try:
             await sync_to_async(ingest)()
-            received = []
+            received: list[dict[str, Any]] = []
             while True:
                 try:
-                    received.append(await asyncio.wait_for(layer.receive(channel), 0.5))
+                    message = await asyncio.wait_for(layer.receive(channel), 0.5)
                 except TimeoutError:
                     return received
+                # One group message per sender and batch, holding its events.
+                assert message["type"] == "tracking.events"
+                received.extend(message["events"])
         finally:
             await layer.group_discard(user_group_name(user.pk), channel)
 

@@ -143,7 +143,7 @@ def test_the_ingest_loop_stores_notifies_and_stops_cleanly(
         stream.xadd(stream_name, stream_entry([hit]))  # type: ignore[arg-type]
         return await asyncio.wait_for(layer.receive(channel), 10)
 
-    message = async_to_sync(run)()
+    [message] = async_to_sync(run)()["events"]
     stop.set()
     thread.join(10)
     assert not thread.is_alive()
