@@ -212,7 +212,10 @@ class TrackingApp:
             headers = [(b"content-type", b"text/plain"), (b"cache-control", NO_STORE)]
             await _respond(send, 404, headers, b"Not found", method)
             return
-        await self.sink.record(hit_fields(scope, "c", ids[0], ids[1]))
+        try:
+            await self.sink.record(hit_fields(scope, "c", ids[0], ids[1]))
+        except Exception:  # the reader still reaches the page; the error is logged
+            logger.exception("could not record a click on link %s", ids[1])
         headers = [
             (b"location", url.encode("utf-8")),
             (b"cache-control", NO_STORE),

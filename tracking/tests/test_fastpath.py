@@ -154,3 +154,18 @@ def test_the_router_sends_tracking_paths_to_the_fast_path(
     [reply] = drive(asgi.application, [Req(_pixel_path(email))])
     assert reply.body == GIF
     assert TrackingEvent.objects.filter(email=email).count() == 1
+
+
+def test_with_redis_down_the_image_and_the_redirect_still_answer(
+    settings: Any, alice: User
+) -> None:
+    settings.REDIS_URL = "redis://127.0.0.1:1/0"  # nothing listens there
+    email, _ = register(alice)
+    link = email.links.get(position=1)
+    app = TrackingApp()
+    pixel, click = drive(
+        app,
+        [Req(_pixel_path(email)), Req(f"/t/c/{tokens.click_token(email.pk, link.pk)}")],
+    )
+    assert (pixel.status, pixel.body) == (200, GIF)
+    assert (click.status, click.headers["location"]) == (302, link.url)
