@@ -3,21 +3,32 @@
 It accepts RCPT only for the account's BCC address and its registration variants, and
 answers 250 to DATA only once the raw message is stored (L9); parsing and logging happen
 later in a worker, so a hostile message can never take the receiver down.
+
+Database work runs on a small pool of threads of the receiver's own, each keeping its
+connection (checked at most once a second, and dropped after any failure), so a
+message costs one file write and one INSERT; the account's BCC address is read once per
+SMTP session.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from typing import Any, AnyStr
+import threading
+import time
+import weakref
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, AnyStr, TypeVar
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
-from asgiref.sync import sync_to_async
-from django.db import close_old_connections
+from django.db import close_old_connections, connection
 
 from activity.models import InboundRoute
 from activity.selectors import bcc_address_parse
 from activity.services import inbound_receive
+from settings_admin.models import AccountSettings
 from settings_admin.selectors import account_settings_get
 
 log = logging.getLogger(__name__)
@@ -26,15 +37,35 @@ logging.getLogger("mail.log").setLevel(logging.WARNING)
 
 # Advertised with EHLO SIZE: a 51 MB attachment (base64 ≈ 70 MB) still fits.
 MAX_MESSAGE_BYTES = 80 * 1024 * 1024
+# Threads storing messages; each holds one database connection.
+STORE_THREADS = 2
+# How often a storing thread checks its connection (age, health) between messages.
+CONNECTION_CHECK_SECONDS = 1.0
+
+T = TypeVar("T")
+_checked = threading.local()
 
 
-def _accepts(address: str) -> bool:
-    close_old_connections()
-    return bcc_address_parse(address, account_settings_get()) is not None
+def _fresh_connection() -> None:
+    """Django's per-request connection check, at most once a second per thread."""
+    now = time.monotonic()
+    if now - getattr(_checked, "at", 0.0) >= CONNECTION_CHECK_SECONDS:
+        close_old_connections()
+        _checked.at = now
+
+
+def _in_thread(fn: Callable[..., T], *args: Any) -> T:
+    _fresh_connection()
+    try:
+        return fn(*args)
+    except Exception:
+        # A broken connection is not reused for the next message.
+        connection.close()
+        _checked.at = 0.0
+        raise
 
 
 def _store(content: bytes, mail_from: str, rcpt_tos: list[str]) -> int:
-    close_old_connections()
     inbound = inbound_receive(
         route=InboundRoute.SMTP,
         raw=content,
@@ -45,6 +76,17 @@ def _store(content: bytes, mail_from: str, rcpt_tos: list[str]) -> int:
 
 
 class BccHandler:
+    def __init__(self, threads: int = STORE_THREADS) -> None:
+        self.executor = ThreadPoolExecutor(threads, thread_name_prefix="bcc-store")
+        # The account settings read for each open SMTP session.
+        self.accounts: weakref.WeakKeyDictionary[Session, AccountSettings] = (
+            weakref.WeakKeyDictionary()
+        )
+
+    async def _run(self, fn: Callable[..., T], *args: Any) -> T:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self.executor, _in_thread, fn, *args)
+
     async def handle_RCPT(
         self,
         server: SMTP,
@@ -54,7 +96,11 @@ class BccHandler:
         rcpt_options: list[str],
     ) -> str:
         try:
-            accepted = await sync_to_async(_accepts, thread_sensitive=False)(address)
+            account = self.accounts.get(session)
+            if account is None:
+                account = await self._run(account_settings_get)
+                self.accounts[session] = account
+            accepted = bcc_address_parse(address, account) is not None
         except Exception:
             log.exception("Checking recipient %s failed", address)
             return "451 4.3.0 Temporary failure; try again later"
@@ -68,8 +114,11 @@ class BccHandler:
     ) -> str:
         content = envelope.original_content or b""
         try:
-            pk = await sync_to_async(_store, thread_sensitive=False)(
-                bytes(content), envelope.mail_from or "", list(envelope.rcpt_tos)
+            pk = await self._run(
+                _store,
+                bytes(content),
+                envelope.mail_from or "",
+                list(envelope.rcpt_tos),
             )
         except Exception:
             # Not stored, so not accepted: the sending server will retry.
@@ -90,6 +139,11 @@ class BeaconSMTP(SMTP):
 class BccController(Controller):
     def factory(self) -> SMTP:
         return BeaconSMTP(self.handler, **self.SMTP_kwargs)
+
+    def stop(self, no_assert: bool = False) -> None:
+        super().stop(no_assert=no_assert)
+        # Its threads end, and their database connections with them.
+        self.handler.executor.shutdown(wait=True)
 
 
 def bcc_controller(host: str, port: int, **kwargs: Any) -> BccController:
