@@ -4,7 +4,14 @@ every hit exactly once, across crashes. Real Redis and PostgreSQL (`services`)."
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
+import subprocess
+import sys
 import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -12,6 +19,7 @@ import redis
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.contrib.auth.models import User
+from django.db import connection
 
 from tracking import tokens
 from tracking.fastpath import GIF, TrackingApp, stream_entry
@@ -19,6 +27,8 @@ from tracking.models import TrackedEmail, TrackingEvent
 from tracking.notifications import user_group_name
 from tracking.stream import Entry, StreamIngestor
 from tracking.tests.conftest import Req, _one, drive, raw_hit, register
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
@@ -150,3 +160,54 @@ def test_the_ingest_loop_stores_notifies_and_stops_cleanly(
     event = TrackingEvent.objects.get(hit_id=hit["h"])
     assert (message["event_id"], message["verdict"]) == (event.pk, "human")
     assert stream.xpending(stream_name, ingestor.group)["pending"] == 0
+
+
+def _wait_for(condition: Callable[[], bool], seconds: float = 60) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.05)
+
+
+def test_a_real_ingestor_killed_with_sigkill_and_restarted_stores_every_hit_once(
+    transactional_db: None,
+    alice: User,
+    services: str,
+    stream: redis.Redis,
+    stream_name: str,
+    redis_url: str,
+) -> None:
+    email, _ = register(alice)
+    hits = [raw_hit(email, ip=f"203.0.{n // 250}.{n % 250 + 1}") for n in range(2000)]
+    for start in range(0, len(hits), 20):
+        stream.xadd(stream_name, stream_entry(hits[start : start + 20]))  # type: ignore[arg-type]
+    database = connection.settings_dict["NAME"]
+    env = {
+        **os.environ,
+        "DEBUG": "1",
+        "DATABASE_URL": f"postgres://postgres@127.0.0.1:5432/{database}",
+        "REDIS_URL": redis_url,
+        "TRACKING_STREAM": stream_name,
+    }
+    command = [sys.executable, "manage.py", "run_tracking_ingest", "--batch", "1"]
+    events = TrackingEvent.objects.filter(email=email)
+    victim = subprocess.Popen([*command, "--consumer", "victim"], env=env, cwd=ROOT)  # noqa: S603
+    try:
+        _wait_for(lambda: events.count() >= 100)
+    finally:
+        victim.send_signal(signal.SIGKILL)  # no chance to finish the batch in hand
+        victim.wait()
+    assert events.count() < len(hits)
+    rescuer = subprocess.Popen(  # noqa: S603
+        [*command, "--consumer", "rescuer", "--claim-idle-ms", "0"], env=env, cwd=ROOT
+    )
+    try:
+        _wait_for(lambda: stream.xlen(stream_name) == 0)
+    finally:
+        rescuer.send_signal(signal.SIGTERM)  # a clean stop: the loop ends, exit 0
+        assert rescuer.wait(30) == 0
+    assert events.count() == len(hits)
+    assert {e.hex for e in events.values_list("hit_id", flat=True)} == {
+        h["h"] for h in hits
+    }
+    assert stream.xpending(stream_name, "tracking-ingest")["pending"] == 0

@@ -28,6 +28,12 @@ class Command(BaseCommand):
         )
         parser.add_argument("--batch", type=int, default=None)
         parser.add_argument("--block-ms", type=int, default=1000)
+        parser.add_argument(
+            "--claim-idle-ms",
+            type=int,
+            default=None,
+            help="Take over hits another consumer left pending this long (crash recovery).",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         if not settings.REDIS_URL:
@@ -46,6 +52,7 @@ class Command(BaseCommand):
             consumer=options["consumer"],
             batch=options["batch"],
             block_ms=options["block_ms"],
+            claim_idle_ms=options["claim_idle_ms"],
         )
         ingestor.run(stop)
         self.stdout.write(f"acknowledged {ingestor.acknowledged} hits")
