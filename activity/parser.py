@@ -19,7 +19,7 @@ from email.feedparser import BytesFeedParser
 from email.message import EmailMessage, Message
 from email.utils import getaddresses, parsedate_to_datetime
 from pathlib import Path
-from typing import IO, BinaryIO
+from typing import IO, Any, BinaryIO
 
 from activity.spool import SPOOL_HEADER, Spooled, spool_message
 
@@ -32,6 +32,37 @@ TRUNCATION_DEFECTS = (
     email_errors.CloseBoundaryNotFoundDefect,
     email_errors.StartBoundaryNotFoundDefect,
 )
+
+
+_MISSING = object()
+
+
+class _ParsedMessage(EmailMessage):
+    """`EmailMessage` (policy.default parses every header the same way) that, once the
+    whole message is read, parses each header at most once: `get_body`, `walk` and our
+    own checks ask for Content-Type and Content-Disposition of every part many times,
+    and each ask otherwise runs the header parser again. Nothing edits a parsed
+    message, so the answers cannot go stale."""
+
+    _fetched: dict[str, Any] | None = None
+
+    def get(self, name: str, failobj: Any = None) -> Any:
+        cache = self._fetched
+        if cache is None:
+            return super().get(name, failobj)
+        key = name.lower()
+        if key not in cache:
+            cache[key] = super().get(name, _MISSING)
+        value = cache[key]
+        return failobj if value is _MISSING else value
+
+    def freeze(self) -> None:
+        for part in self.walk():
+            if isinstance(part, _ParsedMessage):
+                part._fetched = {}
+
+
+_POLICY = policy.default.clone(message_factory=_ParsedMessage)
 
 
 class MalformedEmail(Exception):
@@ -238,7 +269,7 @@ def _parts(
 
 
 def _read(fp: BinaryIO, spool_dir: Path | None) -> tuple[EmailMessage, list[Spooled]]:
-    parser = BytesFeedParser(policy=policy.default)
+    parser = BytesFeedParser(policy=_POLICY)
     spools: list[Spooled] = []
     if spool_dir is not None:
         spools = spool_message(fp, spool_dir, parser.feed)
@@ -246,7 +277,8 @@ def _read(fp: BinaryIO, spool_dir: Path | None) -> tuple[EmailMessage, list[Spoo
         while chunk := fp.read(CHUNK):
             parser.feed(chunk)
     msg = parser.close()
-    assert isinstance(msg, EmailMessage)
+    assert isinstance(msg, _ParsedMessage)
+    msg.freeze()
     return msg, spools
 
 
