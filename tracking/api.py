@@ -10,6 +10,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from activity.api import LogAssociationsInputSerializer
 from config.api import EmailAddressField, Pagination, StrictSerializer
 from tracking.models import TrackedEmail
 from tracking.selectors import (
@@ -39,18 +40,13 @@ class RecipientDecisionSerializer(serializers.Serializer):
     )
 
 
-class AssociationsSerializer(StrictSerializer):
-    contacts = serializers.ListField(
-        child=serializers.IntegerField(min_value=1), required=False
+class LogRegistrationSerializer(serializers.Serializer):
+    registration_id = serializers.IntegerField()
+    bcc_address = serializers.EmailField(
+        help_text="Add this address as BCC: the copy that arrives is logged (L1a)."
     )
-    companies = serializers.ListField(
-        child=serializers.IntegerField(min_value=1), required=False
-    )
-    deals = serializers.ListField(
-        child=serializers.IntegerField(min_value=1), required=False
-    )
-    tickets = serializers.ListField(
-        child=serializers.IntegerField(min_value=1), required=False
+    associations = serializers.JSONField(
+        allow_null=True, help_text="The chosen records; null means the defaults (L5)."
     )
 
 
@@ -64,7 +60,13 @@ def registered_email_data(registered: RegisteredEmail) -> dict[str, Any]:
         "anonymous": email.is_anonymous,
         "notice": ANONYMOUS_NOTICE if email.is_anonymous else "",
         "recipients": email.decisions,
-        "log": None,
+        "log": None
+        if registered.log is None
+        else {
+            "registration_id": registered.log.pk,
+            "bcc_address": registered.log.bcc_address,
+            "associations": registered.log.associations,
+        },
     }
 
 
@@ -85,7 +87,17 @@ class EmailRegisterApi(APIView):
         )
         track = serializers.BooleanField(default=False)
         log = serializers.BooleanField(default=False)
-        associations = AssociationsSerializer(required=False)
+        associations = LogAssociationsInputSerializer(
+            required=False,
+            allow_null=True,
+            help_text="With log: exactly these records (L5); left out: the defaults.",
+        )
+        skip_new_contacts = serializers.ListField(
+            child=EmailAddressField(),
+            required=False,
+            default=list,
+            help_text="With log: unknown recipients not to create as contacts (L4).",
+        )
 
     @extend_schema_serializer(component_name="RegisteredEmail")
     class OutputSerializer(serializers.Serializer):
@@ -98,7 +110,7 @@ class EmailRegisterApi(APIView):
         anonymous = serializers.BooleanField(help_text="C2: opens reported as someone.")
         notice = serializers.CharField(allow_blank=True)
         recipients = RecipientDecisionSerializer(many=True)
-        log = serializers.JSONField(allow_null=True)
+        log = LogRegistrationSerializer(allow_null=True)
 
     @extend_schema(
         operation_id="emails_register",
@@ -118,6 +130,9 @@ class EmailRegisterApi(APIView):
             subject=values["subject"],
             html=values["html"],
             track=values["track"],
+            log=values["log"],
+            associations=values.get("associations"),
+            skip_new_contacts=values["skip_new_contacts"],
         )
         body = self.OutputSerializer(registered_email_data(registered)).data
         return Response(body, status=status.HTTP_201_CREATED)

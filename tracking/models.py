@@ -50,6 +50,14 @@ class TrackedEmail(models.Model):
     )
     # Per recipient: {"email", "tracked", "reason"} as answered to the add-in.
     decisions = models.JSONField(default=list)
+    # The Log box's registration when the same email is also logged (L1a).
+    log_registration = models.OneToOneField(
+        "activity.LogRegistration",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="tracked_email",
+    )
     sent_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 

@@ -10,6 +10,8 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
 
+from activity.models import LogRegistration
+from activity.services import email_log_register
 from crm.models import Contact
 from crm.selectors import contacts_by_emails
 from settings_admin.selectors import (
@@ -47,6 +49,7 @@ class RecipientDecision:
 class RegisteredEmail:
     email: TrackedEmail
     html: str
+    log: LogRegistration | None = None
 
 
 def _own_reason(
@@ -148,8 +151,13 @@ def tracked_email_register(
     subject: str,
     html: str,
     track: bool,
+    log: bool = False,
+    associations: dict[str, list[int]] | None = None,
+    skip_new_contacts: Sequence[str] = (),
 ) -> RegisteredEmail:
-    """Register an outgoing email and, when it is tracked, the HTML to send instead."""
+    """Register an outgoing email: when it is tracked, the HTML to send instead; when it
+    is logged, the Log box's registration, whose BCC address the add-in adds (L1a, L5).
+    """
     to, cc, bcc = _unique(to), _unique(cc), _unique(bcc)
     recipients = _unique([*to, *cc, *bcc])
     effective = effective_settings(user)
@@ -169,8 +177,24 @@ def tracked_email_register(
         is_anonymous=anonymous,
         contact=None if anonymous or not recipients else contacts.get(recipients[0]),
         decisions=[decision.as_dict() for decision in decisions],
+        log_registration=email_log_register(
+            user=user,  # type: ignore[arg-type]
+            from_address=from_address,
+            to=to,
+            cc=cc,
+            bcc=bcc,
+            subject=subject,
+            associations=associations,
+            skip_new_contacts=skip_new_contacts,
+        )
+        if log
+        else None,
     )
-    return RegisteredEmail(email, _tracked_html(email, html) if tracked else html)
+    return RegisteredEmail(
+        email,
+        _tracked_html(email, html) if tracked else html,
+        email.log_registration,
+    )
 
 
 @transaction.atomic

@@ -40,7 +40,8 @@ def test_a_sales_seat_gets_a_pixel_rewritten_links_and_a_trap(
     assert data["recipients"] == [
         {"email": "anna@acme.example", "tracked": True, "reason": "tracked"}
     ]
-    assert data["log"] is None
+    assert data["log"]["registration_id"] == email.log_registration_id
+    assert data["log"]["associations"]["contacts"] == [contact.pk]
     assert email.contact == contact and email.sender == alice
     links = list(email.links.order_by("position"))
     assert [(link.url, link.is_trap) for link in links] == [
