@@ -21,7 +21,7 @@ from django.core.files import File
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.core.mail import send_mail
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Model
 from django.utils import timezone
 
@@ -176,18 +176,6 @@ def inbound_process(
 BATCH_SIZE = 32
 # Only messages this large or smaller join a batch; larger ones go one by one.
 BATCH_MAX_BYTES = SPOOL_FROM
-_SAVED_FIELDS = [
-    "status",
-    "reason",
-    "detail",
-    "sender",
-    "from_address",
-    "subject",
-    "message_id",
-    "logged_email",
-    "attempts",
-    "processed_at",
-]
 
 
 def inbound_process_batch(
@@ -209,23 +197,55 @@ def inbound_process_batch(
         with transaction.atomic():
             rows = _claim(inbound_ids, drain)
             claimed = [row.pk for row in rows]
+            if not rows:
+                return []
             if len(rows) == 1 or any(row.size > BATCH_MAX_BYTES for row in rows):
                 raise _Single()  # Rolled back; taken one by one below.
             parsed = [_parse(row, None) for row in rows]
             run.prefetch(parsed)
             for inbound, message in zip(rows, parsed, strict=True):
                 inbound.logged_email = _log(inbound, message, run)
-                _finish(inbound, InboundStatus.LOGGED, "", "")
-                inbound.attempts += 1
-                inbound.processed_at = timezone.now()
             run.flush_links()
-            InboundEmail.objects.bulk_update(rows, _SAVED_FIELDS)
+            _logged_in_bulk(rows)
             return claimed
     except (_Outcome, _Single):
         single = _Run(account=run.account, senders=run.senders, settings=run.settings)
         for pk in claimed:
             inbound_process(inbound_id=pk, run=single)
         return claimed
+
+
+def _logged_in_bulk(rows: list[InboundEmail]) -> None:
+    """Marks every row of a batch logged in one UPDATE (what `_finish` and `_save`
+    do for one row); the row-specific values travel as a VALUES list, which costs far
+    less to build than bulk_update's CASE per field and row."""
+    now = timezone.now()
+    for inbound in rows:
+        _finish(inbound, InboundStatus.LOGGED, "", "")
+        inbound.attempts += 1
+        inbound.processed_at = now
+    table = connection.ops.quote_name(InboundEmail._meta.db_table)
+    values = ", ".join(["(%s, %s, %s, %s, %s, %s)"] * len(rows))
+    params: list[Any] = [InboundStatus.LOGGED, now]
+    for inbound in rows:
+        params += [
+            inbound.pk,
+            inbound.sender_id,
+            inbound.from_address,
+            inbound.subject,
+            inbound.message_id,
+            inbound.logged_email_id,
+        ]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} SET status = %s, reason = '', detail = '', "  # noqa: S608
+            f"attempts = {table}.attempts + 1, processed_at = %s, "
+            "sender_id = v.column2, from_address = v.column3, "
+            "subject = v.column4, message_id = v.column5, "
+            "logged_email_id = v.column6 "
+            f"FROM (VALUES {values}) AS v WHERE {table}.id = v.column1",
+            params,
+        )
 
 
 class _Single(Exception):
