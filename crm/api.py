@@ -12,7 +12,12 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import Model, QuerySet
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    extend_schema,
+    extend_schema_field,
+    extend_schema_view,
+)
 from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -926,121 +931,90 @@ class CompanyContactListApi(APIView):
         return paginated(request, self, links, self.OutputSerializer)
 
 
-class ContactDealListApi(APIView):
+# A contact's or company's deals or tickets: list them, link one more, unlink one.
+# Subclasses name the two kinds and carry their own schema (no docstrings here: they would
+# become every subclass's description in the OpenAPI schema).
+class RecordLinkListApi(APIView):
+    left: str
+    right: str
+    InputSerializer: type[StrictSerializer]
+    OutputSerializer: type[serializers.Serializer[Any]]
+
+    def get(self, request: Request, pk: int) -> Response:
+        record = _LEFT_GETTERS[self.left](request.user, pk)
+        links = selectors.association_links(record, self.right)
+        return paginated(request, self, links, self.OutputSerializer)
+
+    def post(self, request: Request, pk: int) -> Response:
+        record = _LEFT_GETTERS[self.left](request.user, pk, write=True)
+        serializer = self.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        link = services.association_create(
+            left=record, right=serializer.validated_data[self.right]
+        )
+        return _link_response(link, self.OutputSerializer)
+
+
+class RecordLinkDeleteApi(APIView):
+    left: str
+    right: str
+
+    def delete(self, request: Request, pk: int, other_id: int) -> Response:
+        record = _LEFT_GETTERS[self.left](request.user, pk, write=True)
+        link = selectors.association_link_get(record, self.right, other_id)
+        services.association_delete(link=link)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+_LEFT_GETTERS: dict[str, Any] = {
+    "contact": selectors.contact_get_for_user,
+    "company": selectors.company_get_for_user,
+}
+
+
+@extend_schema_view(get=_CONTACT_DEAL["get"], post=_CONTACT_DEAL["post"])
+class ContactDealListApi(RecordLinkListApi):
+    left, right = "contact", "deal"
     InputSerializer = DealInput
     OutputSerializer = DealLinkOutput
 
-    @_CONTACT_DEAL["get"]
-    def get(self, request: Request, pk: int) -> Response:
-        contact = selectors.contact_get_for_user(request.user, pk)
-        links = selectors.association_links(contact, "deal")
-        return paginated(request, self, links, self.OutputSerializer)
 
-    @_CONTACT_DEAL["post"]
-    def post(self, request: Request, pk: int) -> Response:
-        contact = selectors.contact_get_for_user(request.user, pk, write=True)
-        serializer = self.InputSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        link = services.association_create(
-            left=contact, right=serializer.validated_data["deal"]
-        )
-        return _link_response(link, self.OutputSerializer)
+@extend_schema_view(delete=_CONTACT_DEAL["delete"])
+class ContactDealDeleteApi(RecordLinkDeleteApi):
+    left, right = "contact", "deal"
 
 
-class ContactDealDeleteApi(APIView):
-    @_CONTACT_DEAL["delete"]
-    def delete(self, request: Request, pk: int, deal_id: int) -> Response:
-        contact = selectors.contact_get_for_user(request.user, pk, write=True)
-        link = selectors.association_link_get(contact, "deal", deal_id)
-        services.association_delete(link=link)
-        return Response(status=status.HTTP_204_NO_CONTENT)
-
-
-class ContactTicketListApi(APIView):
+@extend_schema_view(get=_CONTACT_TICKET["get"], post=_CONTACT_TICKET["post"])
+class ContactTicketListApi(RecordLinkListApi):
+    left, right = "contact", "ticket"
     InputSerializer = TicketInput
     OutputSerializer = TicketLinkOutput
 
-    @_CONTACT_TICKET["get"]
-    def get(self, request: Request, pk: int) -> Response:
-        contact = selectors.contact_get_for_user(request.user, pk)
-        links = selectors.association_links(contact, "ticket")
-        return paginated(request, self, links, self.OutputSerializer)
 
-    @_CONTACT_TICKET["post"]
-    def post(self, request: Request, pk: int) -> Response:
-        contact = selectors.contact_get_for_user(request.user, pk, write=True)
-        serializer = self.InputSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        link = services.association_create(
-            left=contact, right=serializer.validated_data["ticket"]
-        )
-        return _link_response(link, self.OutputSerializer)
+@extend_schema_view(delete=_CONTACT_TICKET["delete"])
+class ContactTicketDeleteApi(RecordLinkDeleteApi):
+    left, right = "contact", "ticket"
 
 
-class ContactTicketDeleteApi(APIView):
-    @_CONTACT_TICKET["delete"]
-    def delete(self, request: Request, pk: int, ticket_id: int) -> Response:
-        contact = selectors.contact_get_for_user(request.user, pk, write=True)
-        link = selectors.association_link_get(contact, "ticket", ticket_id)
-        services.association_delete(link=link)
-        return Response(status=status.HTTP_204_NO_CONTENT)
-
-
-class CompanyDealListApi(APIView):
+@extend_schema_view(get=_COMPANY_DEAL["get"], post=_COMPANY_DEAL["post"])
+class CompanyDealListApi(RecordLinkListApi):
+    left, right = "company", "deal"
     InputSerializer = DealInput
     OutputSerializer = DealLinkOutput
 
-    @_COMPANY_DEAL["get"]
-    def get(self, request: Request, pk: int) -> Response:
-        company = selectors.company_get_for_user(request.user, pk)
-        links = selectors.association_links(company, "deal")
-        return paginated(request, self, links, self.OutputSerializer)
 
-    @_COMPANY_DEAL["post"]
-    def post(self, request: Request, pk: int) -> Response:
-        company = selectors.company_get_for_user(request.user, pk, write=True)
-        serializer = self.InputSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        link = services.association_create(
-            left=company, right=serializer.validated_data["deal"]
-        )
-        return _link_response(link, self.OutputSerializer)
+@extend_schema_view(delete=_COMPANY_DEAL["delete"])
+class CompanyDealDeleteApi(RecordLinkDeleteApi):
+    left, right = "company", "deal"
 
 
-class CompanyDealDeleteApi(APIView):
-    @_COMPANY_DEAL["delete"]
-    def delete(self, request: Request, pk: int, deal_id: int) -> Response:
-        company = selectors.company_get_for_user(request.user, pk, write=True)
-        link = selectors.association_link_get(company, "deal", deal_id)
-        services.association_delete(link=link)
-        return Response(status=status.HTTP_204_NO_CONTENT)
-
-
-class CompanyTicketListApi(APIView):
+@extend_schema_view(get=_COMPANY_TICKET["get"], post=_COMPANY_TICKET["post"])
+class CompanyTicketListApi(RecordLinkListApi):
+    left, right = "company", "ticket"
     InputSerializer = TicketInput
     OutputSerializer = TicketLinkOutput
 
-    @_COMPANY_TICKET["get"]
-    def get(self, request: Request, pk: int) -> Response:
-        company = selectors.company_get_for_user(request.user, pk)
-        links = selectors.association_links(company, "ticket")
-        return paginated(request, self, links, self.OutputSerializer)
 
-    @_COMPANY_TICKET["post"]
-    def post(self, request: Request, pk: int) -> Response:
-        company = selectors.company_get_for_user(request.user, pk, write=True)
-        serializer = self.InputSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        link = services.association_create(
-            left=company, right=serializer.validated_data["ticket"]
-        )
-        return _link_response(link, self.OutputSerializer)
-
-
-class CompanyTicketDeleteApi(APIView):
-    @_COMPANY_TICKET["delete"]
-    def delete(self, request: Request, pk: int, ticket_id: int) -> Response:
-        company = selectors.company_get_for_user(request.user, pk, write=True)
-        link = selectors.association_link_get(company, "ticket", ticket_id)
-        services.association_delete(link=link)
-        return Response(status=status.HTTP_204_NO_CONTENT)
+@extend_schema_view(delete=_COMPANY_TICKET["delete"])
+class CompanyTicketDeleteApi(RecordLinkDeleteApi):
+    left, right = "company", "ticket"

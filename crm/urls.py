@@ -24,7 +24,7 @@ api_urlpatterns: list[URLPattern | URLResolver] = [
         name="api-contact-deals",
     ),
     path(
-        "contacts/<int:pk>/deals/<int:deal_id>/",
+        "contacts/<int:pk>/deals/<int:other_id>/",
         api.ContactDealDeleteApi.as_view(),
         name="api-contact-deal",
     ),
@@ -34,7 +34,7 @@ api_urlpatterns: list[URLPattern | URLResolver] = [
         name="api-contact-tickets",
     ),
     path(
-        "contacts/<int:pk>/tickets/<int:ticket_id>/",
+        "contacts/<int:pk>/tickets/<int:other_id>/",
         api.ContactTicketDeleteApi.as_view(),
         name="api-contact-ticket",
     ),
@@ -51,7 +51,7 @@ api_urlpatterns: list[URLPattern | URLResolver] = [
         name="api-company-deals",
     ),
     path(
-        "companies/<int:pk>/deals/<int:deal_id>/",
+        "companies/<int:pk>/deals/<int:other_id>/",
         api.CompanyDealDeleteApi.as_view(),
         name="api-company-deal",
     ),
@@ -61,7 +61,7 @@ api_urlpatterns: list[URLPattern | URLResolver] = [
         name="api-company-tickets",
     ),
     path(
-        "companies/<int:pk>/tickets/<int:ticket_id>/",
+        "companies/<int:pk>/tickets/<int:other_id>/",
         api.CompanyTicketDeleteApi.as_view(),
         name="api-company-ticket",
     ),
