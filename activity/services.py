@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import tempfile
 import uuid
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -95,9 +95,14 @@ def inbound_receive(
     envelope_from: str = "",
     envelope_to: Sequence[str] = (),
     posted_by: User | None = None,
+    enqueue: Callable[[int], None] | None = None,
 ) -> InboundEmail:
     """Stores the raw message in file storage, then its row; processing starts after
-    commit. Callers answer "accepted" only once this returns (L9)."""
+    commit. Callers answer "accepted" only once this returns (L9).
+
+    `enqueue`: what queues the row's processing after commit; by default its own task
+    at once (`_enqueue`). The SMTP receiver passes one that queues from a thread of
+    its own, several rows per task (`inbound_enqueue_many`)."""
     content = ContentFile(raw) if isinstance(raw, bytes) else raw
     name = f"inbound/{timezone.now():%Y/%m/%d}/{uuid.uuid4().hex}.eml"
     stored = default_storage.save(name, content)
@@ -110,8 +115,21 @@ def inbound_receive(
         envelope_to=[address.lower() for address in envelope_to],
         posted_by=posted_by,
     )
-    transaction.on_commit(lambda: _enqueue(inbound.pk))
+    queue = enqueue or _enqueue
+    transaction.on_commit(lambda: queue(inbound.pk))
     return inbound
+
+
+def inbound_enqueue_many(inbound_ids: list[int]) -> None:
+    """Queues one task for several stored rows; they are processed as one batch."""
+    from activity.tasks import inbound_process_many as task
+
+    try:
+        task.delay(inbound_ids)
+    except Exception:
+        # As in `_enqueue`: stored rows wait as `received`; the next task that runs
+        # also takes them (`inbound_process_batch` drains waiting rows).
+        log.exception("Queueing inbound %s failed", inbound_ids)
 
 
 def _enqueue(inbound_id: int) -> None:

@@ -7,13 +7,15 @@ later in a worker, so a hostile message can never take the receiver down.
 Database work runs on a small pool of threads of the receiver's own, each keeping its
 connection (checked at most once a second, and dropped after any failure), so a
 message costs one file write and one INSERT; the account's BCC address is read once per
-SMTP session.
+SMTP session; a thread of its own queues the processing, several messages per task
+(`Enqueuer`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import queue
 import threading
 import time
 import weakref
@@ -23,11 +25,12 @@ from typing import Any, AnyStr, TypeVar
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
+from celery import current_app
 from django.db import close_old_connections, connection
 
 from activity.models import InboundRoute
 from activity.selectors import bcc_address_parse
-from activity.services import inbound_receive
+from activity.services import BATCH_SIZE, inbound_enqueue_many, inbound_receive
 from settings_admin.models import AccountSettings
 from settings_admin.selectors import account_settings_get
 
@@ -65,12 +68,61 @@ def _in_thread(fn: Callable[..., T], *args: Any) -> T:
         raise
 
 
-def _store(content: bytes, mail_from: str, rcpt_tos: list[str]) -> int:
+class Enqueuer:
+    """Queues the processing of stored messages from a thread of its own, all the rows
+    stored meanwhile in one task (at most `services.BATCH_SIZE`), so neither the
+    reply to the sender nor the worker pays one broker message per email.
+
+    A row stored but never queued (the receiver stopped in between, the broker was
+    down) stays `received`: the next task that runs takes it with its own batch, and
+    super admins see it in the review list meanwhile."""
+
+    def __init__(self) -> None:
+        self.waiting: queue.SimpleQueue[int | None] = queue.SimpleQueue()
+        self.thread = threading.Thread(
+            target=self._loop, name="bcc-enqueue", daemon=True
+        )
+        self.thread.start()
+
+    def put(self, inbound_id: int) -> None:
+        self.waiting.put(inbound_id)
+
+    def stop(self) -> None:
+        self.waiting.put(None)
+        self.thread.join(30)
+
+    def _loop(self) -> None:
+        stopping = False
+        while not stopping:
+            first = self.waiting.get()
+            ids = [] if first is None else [first]
+            stopping = first is None
+            while len(ids) < BATCH_SIZE:
+                try:
+                    item = self.waiting.get_nowait()
+                except queue.Empty:
+                    break
+                if item is None:
+                    stopping = True
+                    break
+                ids.append(item)
+            if ids:
+                inbound_enqueue_many(ids)
+
+
+def _store(
+    content: bytes,
+    mail_from: str,
+    rcpt_tos: list[str],
+    enqueue: Callable[[int], None] | None,
+) -> int:
     inbound = inbound_receive(
         route=InboundRoute.SMTP,
         raw=content,
         envelope_from=mail_from,
         envelope_to=rcpt_tos,
+        # Run inline when tasks are eager (development, tests): logged before 250.
+        enqueue=None if current_app.conf.task_always_eager else enqueue,
     )
     return inbound.pk
 
@@ -78,6 +130,7 @@ def _store(content: bytes, mail_from: str, rcpt_tos: list[str]) -> int:
 class BccHandler:
     def __init__(self, threads: int = STORE_THREADS) -> None:
         self.executor = ThreadPoolExecutor(threads, thread_name_prefix="bcc-store")
+        self.enqueuer = Enqueuer()
         # The account settings read for each open SMTP session.
         self.accounts: weakref.WeakKeyDictionary[Session, AccountSettings] = (
             weakref.WeakKeyDictionary()
@@ -119,6 +172,7 @@ class BccHandler:
                 bytes(content),
                 envelope.mail_from or "",
                 list(envelope.rcpt_tos),
+                self.enqueuer.put,
             )
         except Exception:
             # Not stored, so not accepted: the sending server will retry.
@@ -144,6 +198,7 @@ class BccController(Controller):
         super().stop(no_assert=no_assert)
         # Its threads end, and their database connections with them.
         self.handler.executor.shutdown(wait=True)
+        self.handler.enqueuer.stop()
 
 
 def bcc_controller(host: str, port: int, **kwargs: Any) -> BccController:

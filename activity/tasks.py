@@ -15,3 +15,10 @@ def inbound_process(inbound_id: int) -> None:
     `services.BATCH_SIZE` other received messages in the same transaction.
     """
     services.inbound_process_batch(inbound_ids=[inbound_id])
+
+
+@shared_task(name="activity.inbound_process_many", ignore_result=True)
+def inbound_process_many(inbound_ids: list[int]) -> None:
+    """As `inbound_process`, for several stored rows queued together by the SMTP
+    receiver; they are logged as one batch (with any others still waiting)."""
+    services.inbound_process_batch(inbound_ids=inbound_ids)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from typing import Any
 
 import pytest
@@ -109,3 +111,40 @@ def test_a_task_leaves_processed_and_retried_rows_alone(
     retried.refresh_from_db()
     assert (logged.status, logged.attempts) == (InboundStatus.LOGGED, 1)
     assert (retried.status, retried.attempts) == (InboundStatus.RECEIVED, 1)
+
+
+def test_one_queued_task_logs_the_rows_the_receiver_queued_together(
+    alice: Any, anna: Contact
+) -> None:
+    rows = [_stored(raw(message(message_id=f"<many-{i}@x.example>"))) for i in range(3)]
+
+    tasks.inbound_process_many([row.pk for row in rows])
+
+    assert set(InboundEmail.objects.values_list("status", "reason", "attempts")) == {
+        (InboundStatus.LOGGED, "", 1)
+    }
+    assert LoggedEmail.objects.count() == 3
+
+
+def test_the_receivers_enqueuer_queues_waiting_rows_in_one_task(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from activity import smtp
+
+    queued: list[list[int]] = []
+    release = threading.Event()
+
+    def broker(ids: list[int]) -> None:  # The broker is the outside world here.
+        release.wait(10)
+        queued.append(ids)
+
+    monkeypatch.setattr(smtp, "inbound_enqueue_many", broker)
+    enqueuer = smtp.Enqueuer()
+    enqueuer.put(1)  # Taken at once; the broker is slow to answer...
+    time.sleep(0.1)
+    for pk in range(2, 6):  # ...so these wait and go together.
+        enqueuer.put(pk)
+    release.set()
+    enqueuer.stop()
+
+    assert queued == [[1], [2, 3, 4, 5]]
