@@ -20,6 +20,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -59,9 +60,11 @@ def _child(mode: str, env: dict[str, str]) -> dict[str, Any]:
         cwd=ROOT,
         capture_output=True,
         text=True,
-        check=True,
         timeout=900,
     )
+    if out.returncode != 0:
+        sys.stderr.write(out.stderr[-5000:])  # Why the measurement failed.
+        out.check_returncode()
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -168,6 +171,24 @@ def _wait_processed(prefix: str, count: int, timeout: float = 300) -> float:
     raise TimeoutError(f"only some of {count} messages were processed")
 
 
+def _tree_cpu_seconds(pid: int) -> float:
+    """User + system CPU of a process and its children so far (Linux /proc)."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rpartition(")")[2].split()
+        with open(f"/proc/{pid}/task/{pid}/children") as children:
+            kids = [int(child) for child in children.read().split()]
+    except OSError:
+        return 0.0
+    own = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return own + sum(_tree_cpu_seconds(kid) for kid in kids)
+
+
+def _own_cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
 def throughput() -> dict[str, Any]:
     import smtplib
     import socket
@@ -203,11 +224,18 @@ def throughput() -> dict[str, Any]:
         _wait_processed(f"bench-{run_id}w-", len(warmup), timeout=120)
         shares = [messages[i::CONNECTIONS] for i in range(CONNECTIONS)]
         load_before = os.getloadavg()[0]
+        cpu_before = _own_cpu_seconds()
+        worker_cpu_before = _tree_cpu_seconds(worker.pid) if worker else 0.0
         started = time.perf_counter()
         with ThreadPoolExecutor(CONNECTIONS) as pool:
             list(pool.map(send, shares))
         sent = time.perf_counter()
         finished = _wait_processed(f"bench-{run_id}-", MESSAGES)
+        cpu = _own_cpu_seconds() - cpu_before
+        worker_cpu = (_tree_cpu_seconds(worker.pid) if worker else 0.0) - (
+            worker_cpu_before
+        )
+        load_after = os.getloadavg()[0]
     finally:
         controller.stop()
         if worker is not None:
@@ -224,6 +252,12 @@ def throughput() -> dict[str, Any]:
         "mime_smtp_connections": CONNECTIONS,
         "mime_receive_msgs_per_s": round(MESSAGES / (sent - started), 1),
         "mime_load_avg_1m_before": round(load_before, 2),
+        "mime_load_avg_1m_after": round(load_after, 2),
+        # CPU per message, whatever else shares the machine (PostgreSQL and Redis
+        # not counted): the receiver's process (with the sending clients' threads)
+        # and the worker with its pool processes.
+        "mime_cpu_ms_per_msg_receiver_and_clients": round(1000 * cpu / MESSAGES, 2),
+        "mime_cpu_ms_per_msg_worker": round(1000 * worker_cpu / MESSAGES, 2),
         "mime_worker": (
             f"celery prefork x{WORKER_PROCESSES}" if use_worker else "eager in receiver"
         ),
@@ -258,8 +292,6 @@ def _write_big_message(path: Path, run_id: str) -> int:
 
 
 def memory() -> dict[str, Any]:
-    import resource
-
     _django()
     from django.core.files import File
 
