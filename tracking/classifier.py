@@ -24,10 +24,6 @@ from tracking import lists
 from tracking.conf import conf
 from tracking.models import Kind, Verdict
 
-# Apple's MPP proxy fetches with this bare agent, unlike Mail.app's own
-# ("Mozilla/5.0 (Macintosh; ...) AppleWebKit/605.1.15 (KHTML, like Gecko)").
-# source: https://www.litmus.com/blog/apple-mail-privacy-protection-for-marketers
-APPLE_MPP_AGENT = "mozilla/5.0"
 PREFETCH_PURPOSES = ("prefetch", "preview")
 
 
@@ -89,15 +85,19 @@ def _repeat_key(hit: Hit) -> tuple[object, ...]:
 
 
 def _scanner_reason(
-    hit: Hit, facts: EmailFacts, history: History, *, trap: bool
+    hit: Hit,
+    facts: EmailFacts,
+    history: History,
+    *,
+    trap: bool,
+    needle: str,
+    address: tuple[int, int] | None,
 ) -> str:
-    agent = hit.user_agent.lower()
     if trap:
         return "followed the hidden trap link (T7)"
-    needle = next((n for n in lists.scanner_agents() if n in agent), None)
     if needle:
         return f"known scanner agent ({needle})"
-    if hit.ip in lists.networks("scanner_networks"):
+    if lists.networks("scanner_networks").holds(address):
         return f"known scanner network ({hit.ip})"
     if hit.kind == Kind.OPEN and (hit.email_id, hit.ip) in history.trap_ips:
         return "fetched by an address that followed the trap link"
@@ -125,34 +125,39 @@ def classify(
     trap: bool,
     blocked: lists.NetworkSet,
 ) -> tuple[str, str]:
-    """(verdict, reason) for one hit; `history` is updated by the caller."""
+    """(verdict, reason) for one hit; `history` is updated by the caller.
+
+    The address is parsed once and the agent matched once (both cached in
+    tracking.lists), whatever the number of rules that look at them.
+    """
     if hit.self_user_id is not None and hit.self_user_id == facts.sender_id:
         return Verdict.SELF, "the sender's own browser or Beacon session"
-    if hit.ip in blocked:
+    address = lists.ip_value(hit.ip) if hit.ip else None
+    if blocked.holds(address):
         return Verdict.BLOCKED_IP, f"{hit.ip} is in a blocked network (S8)"
     if hit.method == "HEAD":
         return Verdict.PREFETCH, "HEAD request"
     if hit.purpose and any(p in hit.purpose.lower() for p in PREFETCH_PURPOSES):
         return Verdict.PREFETCH, f"announced as {hit.purpose.lower()}"
-    reason = _scanner_reason(hit, facts, history, trap=trap)
+    needle, provider, apple_agent = lists.agent_facts(hit.user_agent)
+    reason = _scanner_reason(
+        hit, facts, history, trap=trap, needle=needle, address=address
+    )
     if reason:
         return Verdict.SCANNER, reason
     verdict, reason = Verdict.HUMAN, "no machine signal"
     if hit.kind == Kind.OPEN:
-        agent = hit.user_agent.lower()
-        if hit.ip in lists.networks("apple_mpp_networks"):
+        if lists.networks("apple_mpp_networks").holds(address):
             return (
                 Verdict.APPLE_MPP,
                 f"Apple Mail Privacy Protection network ({hit.ip})",
             )
-        if agent.strip() == APPLE_MPP_AGENT:
+        if apple_agent:
             return Verdict.APPLE_MPP, "Apple Mail Privacy Protection proxy agent"
-        provider = next((p for n, p in lists.proxy_agents() if n in agent), None)
         if provider:
             verdict, reason = Verdict.PROXY, f"{provider} image proxy"
     window = history.duplicate_window
-    if any(
-        abs(hit.at - at) <= window for at in history.counted.get(_repeat_key(hit), [])
-    ):
+    counted = history.counted.get(_repeat_key(hit))
+    if counted and any(abs(hit.at - at) <= window for at in counted):
         return Verdict.DUPLICATE, f"repeat within {window.seconds} s"
     return verdict, reason

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import bisect
 import ipaddress
+import re
 import socket
 from collections.abc import Iterable
 from functools import cache, lru_cache
@@ -17,6 +18,11 @@ LIST_FILES = {
     "proxy_agents": "proxy_agents.txt",
 }
 NETWORK_LISTS = {"apple_mpp_networks", "scanner_networks"}
+
+# Apple's MPP proxy fetches with this bare agent, unlike Mail.app's own
+# ("Mozilla/5.0 (Macintosh; ...) AppleWebKit/605.1.15 (KHTML, like Gecko)").
+# source: https://www.litmus.com/blog/apple-mail-privacy-protection-for-marketers
+APPLE_MPP_AGENT = "mozilla/5.0"
 
 
 def list_path(name: str) -> Path:
@@ -50,7 +56,10 @@ class NetworkSet:
             self._ends[version] = [span[1] for span in merged]
 
     def __contains__(self, ip: object) -> bool:
-        parsed = ip_value(ip) if isinstance(ip, str) else None
+        return self.holds(ip_value(ip) if isinstance(ip, str) else None)
+
+    def holds(self, parsed: tuple[int, int] | None) -> bool:
+        """Membership of an address already parsed by `ip_value` (None: no address)."""
         if parsed is None:
             return False
         version, value = parsed
@@ -89,7 +98,43 @@ def proxy_agents() -> tuple[tuple[str, str], ...]:
     return tuple(pairs)
 
 
+def _first_needle(needles: tuple[str, ...]) -> re.Pattern[str] | None:
+    """One compiled alternation: "does any needle occur?" in one scan of the agent."""
+    return re.compile("|".join(map(re.escape, needles))) if needles else None
+
+
+@cache
+def _scanner_pattern() -> re.Pattern[str] | None:
+    return _first_needle(scanner_agents())
+
+
+@cache
+def _proxy_pattern() -> re.Pattern[str] | None:
+    return _first_needle(tuple(needle for needle, _ in proxy_agents()))
+
+
+@lru_cache(maxsize=4096)
+def agent_facts(user_agent: str) -> tuple[str, str, bool]:
+    """(scanner needle, proxy provider, Apple MPP agent?) of a user agent.
+
+    The needle and provider are the first in list order that the lower-cased agent
+    contains ("" when none). Cached: the same agents recur across hits.
+    """
+    agent = user_agent.lower()
+    needle = provider = ""
+    pattern = _scanner_pattern()
+    if pattern is not None and pattern.search(agent):
+        needle = next(n for n in scanner_agents() if n in agent)
+    pattern = _proxy_pattern()
+    if pattern is not None and pattern.search(agent):
+        provider = next(p for n, p in proxy_agents() if n in agent)
+    return needle, provider, agent.strip() == APPLE_MPP_AGENT
+
+
 def reload_lists() -> None:
     networks.cache_clear()
     scanner_agents.cache_clear()
     proxy_agents.cache_clear()
+    _scanner_pattern.cache_clear()
+    _proxy_pattern.cache_clear()
+    agent_facts.cache_clear()
