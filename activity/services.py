@@ -22,7 +22,7 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.core.mail import send_mail
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Model
+from django.db.models import Case, Model, Q, When
 from django.utils import timezone
 
 from activity.models import (
@@ -217,7 +217,7 @@ def inbound_process_batch(
             claimed = [row.pk for row in rows]
             if not rows:
                 return []
-            if len(rows) == 1 or any(row.size > BATCH_MAX_BYTES for row in rows):
+            if any(row.size > BATCH_MAX_BYTES for row in rows):
                 raise _Single()  # Rolled back; taken one by one below.
             parsed = [_parse(row, None) for row in rows]
             run.prefetch(parsed)
@@ -267,22 +267,22 @@ def _logged_in_bulk(rows: list[InboundEmail]) -> None:
 
 
 class _Single(Exception):
-    """One message claimed: it takes the ordinary path."""
+    """A large message was claimed: the batch takes the ordinary path."""
 
 
 def _claim(inbound_ids: Sequence[int], drain: int) -> list[InboundEmail]:
     waiting = InboundEmail.objects.select_for_update(skip_locked=True).filter(
         status=InboundStatus.RECEIVED
     )
-    rows = list(waiting.filter(pk__in=inbound_ids).order_by("pk"))
-    if drain > len(rows):
-        # Others waiting that no worker holds, oldest first; never re-tried rows.
-        rows += list(
-            waiting.exclude(pk__in=inbound_ids)
-            .filter(attempts=0, size__lte=BATCH_MAX_BYTES)
-            .order_by("received_at", "pk")[: drain - len(rows)]
-        )
-    return rows
+    mine = Q(pk__in=inbound_ids)
+    # With them, others waiting that no worker holds, oldest first; never a row that
+    # was tried before (it waits for a super admin).
+    others = Q(attempts=0, size__lte=BATCH_MAX_BYTES)
+    return list(
+        waiting.filter(mine | others).order_by(
+            Case(When(mine, then=0), default=1), "received_at", "pk"
+        )[: max(len(inbound_ids), drain)]
+    )
 
 
 def _locked(inbound_id: int, force: bool) -> InboundEmail | None:
