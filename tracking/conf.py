@@ -17,8 +17,11 @@ DEFAULTS: dict[str, Any] = {
     "TRACKING_SCANNER_CLICK_SECONDS": 10,
     # T7: different links of one email clicked from one IP within this many seconds.
     "TRACKING_BURST_SECONDS": 2,
-    # Stream entries per read; each entry is one batch of hits from the fast path.
+    # Stream entries per ingest batch, at most; each entry is one batch of hits from the
+    # fast path (1 to 2,000 hits).
     "TRACKING_INGEST_ENTRIES": 200,
+    # Hits per ingest batch: reading stops once this many are in hand.
+    "TRACKING_INGEST_HITS": 5000,
     # A hit pending this long on a consumer is taken over by another (crash recovery).
     "TRACKING_CLAIM_IDLE_MS": 30_000,
 }

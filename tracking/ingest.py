@@ -169,6 +169,15 @@ class EventRow:
     reason: str
     contact_id: int | None
     inferred: bool = False
+    trap: bool = False  # the hit followed a trap link
+
+
+@dataclass
+class Batch:
+    """A classified batch, ready to store (see `classify_batch` and `store_batch`)."""
+
+    rows: list[EventRow]
+    emails: dict[int, EmailRow]
 
 
 _COLUMNS = (
@@ -268,9 +277,31 @@ def _insert(rows: list[EventRow]) -> tuple[int, dict[uuid.UUID, int]]:
     return len(stored), counted
 
 
+def _carry_over(
+    history: History, first_opens: dict[int, datetime], rows: Iterable[EventRow]
+) -> None:
+    """Add a classified batch not yet committed to what the database told `history`.
+
+    Replays exactly what `classify_hits` remembers of each of its hits. A row the
+    database already returned is remembered twice, which changes no verdict: every
+    check asks "is there one within the window?", and first opens take the minimum.
+    """
+    for row in rows:
+        hit = row.hit
+        counted = row.verdict in COUNTED_VERDICTS
+        if counted and (row.inferred or hit.kind == Kind.OPEN):
+            first = first_opens.get(hit.email_id)
+            if first is None or first > hit.at:
+                first_opens[hit.email_id] = hit.at
+        if not row.inferred:
+            history.remember(hit, row.verdict, trap=row.trap)
+
+
 def classify_hits(
     parsed: Iterable[tuple[Hit, str, str]],
+    in_flight: Iterable[EventRow] = (),
 ) -> tuple[list[EventRow], dict[int, EmailRow]]:
+    """Verdicts for a batch; `in_flight`: rows of a batch still being stored."""
     items = sorted(parsed, key=lambda item: item[0].at)
     if not items:
         return [], {}
@@ -287,6 +318,7 @@ def classify_hits(
     blocked = lists.NetworkSet(BlockedNetwork.objects.values_list("cidr", flat=True))
     sessions = _session_users({key for _, _, key in items if key})
     history, first_opens = _history([hit for hit, _, _ in items], set(emails))
+    _carry_over(history, first_opens, in_flight)
     rows: list[EventRow] = []
     for hit, cookie, session_key in items:
         email = emails.get(hit.email_id)
@@ -314,12 +346,13 @@ def classify_hits(
                     "inferred from a counted click (T6)",
                     email.contact_id,
                     inferred=True,
+                    trap=trap,
                 )
             )
             first_opens[hit.email_id] = hit.at
         if hit.kind == Kind.OPEN and counted and (first is None or first > hit.at):
             first_opens[hit.email_id] = hit.at
-        rows.append(EventRow(hit, verdict, reason, email.contact_id))
+        rows.append(EventRow(hit, verdict, reason, email.contact_id, trap=trap))
     return rows, emails
 
 
@@ -340,11 +373,32 @@ def ingest_hits(
     Counted events newly stored are handed to `notify` after commit (a replayed hit
     is stored and notified once).
     """
-    parsed = [item for item in map(parse_hit, raw_hits) if item is not None]
     with transaction.atomic():
-        rows, emails = classify_hits(parsed)
-        count, counted = _insert(rows) if rows else (0, {})
-        messages = _messages(rows, counted, emails)
+        return store_batch(classify_batch(raw_hits), notify=notify)
+
+
+def classify_batch(
+    raw_hits: Iterable[Mapping[str, str]], *, in_flight: Batch | None = None
+) -> Batch:
+    """Parse and classify; reads only. `in_flight`: the batch still being stored.
+
+    The stream ingestor classifies the next batch while the previous one is stored (two
+    cores: Python here, PostgreSQL there); `in_flight` supplies what the database cannot
+    tell yet about that previous batch, so verdicts are those of one batch after the other.
+    """
+    parsed = [item for item in map(parse_hit, raw_hits) if item is not None]
+    rows, emails = classify_hits(parsed, in_flight.rows if in_flight else ())
+    return Batch(rows, emails)
+
+
+def store_batch(batch: Batch, *, notify: Notify = notify_tracking_events) -> int:
+    """Insert a classified batch; returns how many events were newly stored.
+
+    Counted events newly stored are handed to `notify` after commit.
+    """
+    with transaction.atomic():
+        count, counted = _insert(batch.rows) if batch.rows else (0, {})
+        messages = _messages(batch.rows, counted, batch.emails)
         if messages:
             transaction.on_commit(lambda: notify(messages))
     return count

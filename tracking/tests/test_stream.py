@@ -23,7 +23,8 @@ from django.db import connection
 
 from tracking import tokens
 from tracking.fastpath import GIF, TrackingApp, stream_entry
-from tracking.models import TrackedEmail, TrackingEvent
+from tracking.ingest import Batch, classify_batch, store_batch
+from tracking.models import TrackedEmail, TrackedLink, TrackingEvent
 from tracking.notifications import user_group_name
 from tracking.stream import Entry, StreamIngestor
 from tracking.tests.conftest import Req, _one, drive, raw_hit, register
@@ -211,3 +212,55 @@ def test_a_real_ingestor_killed_with_sigkill_and_restarted_stores_every_hit_once
         h["h"] for h in hits
     }
     assert stream.xpending(stream_name, "tracking-ingest")["pending"] == 0
+
+
+def test_a_read_takes_entries_until_it_holds_batch_hits(
+    email: TrackedEmail, stream: redis.Redis, stream_name: str, redis_url: str
+) -> None:
+    hits = [raw_hit(email, ip=f"203.0.113.{n}") for n in range(1, 121)]
+    for start in range(0, 120, 10):
+        stream.xadd(stream_name, stream_entry(hits[start : start + 10]))  # type: ignore[arg-type]
+    ingestor = _ingestor(redis_url, "one")
+    ingestor.batch_hits = 50
+    assert ingestor.run_once() == 50  # five entries of ten
+    ingestor.batch_hits, ingestor.batch = 1000, 3
+    assert ingestor.run_once() == 30  # the entry cap comes first
+    while ingestor.run_once():
+        pass
+    assert TrackingEvent.objects.filter(email=email).count() == 120
+
+
+def test_a_batch_classified_while_the_previous_one_is_stored_sees_its_hits(
+    email: TrackedEmail,
+) -> None:
+    """The loop classifies batch N+1 while batch N is being stored: the verdicts must
+    be those of storing N first (duplicate window, T6's first open)."""
+    first, second = TrackedLink.objects.filter(email=email, is_trap=False)[:2]
+    sent = (email.sent_at or email.created_at).timestamp()
+    open_ = raw_hit(email, at=sent + 100)
+    repeat = raw_hit(email, at=sent + 130)  # same address and agent within 60 s
+    click = raw_hit(email, link_id=first.pk, at=sent + 200, ip="203.0.113.9")
+    later_click = raw_hit(email, link_id=second.pk, at=sent + 300, ip="203.0.113.8")
+
+    def verdicts(batch: Batch) -> list[tuple[str, str, bool]]:
+        return [(r.hit.kind, r.verdict, r.inferred) for r in batch.rows]
+
+    opened = classify_batch([open_])
+    assert verdicts(classify_batch([repeat])) == [("open", "human", False)]
+    after_open = classify_batch([repeat], in_flight=opened)
+    assert verdicts(after_open) == [("open", "duplicate", False)]
+    store_batch(opened)
+    assert verdicts(classify_batch([repeat])) == verdicts(after_open)
+    TrackingEvent.objects.all().delete()
+
+    clicked = classify_batch([click])
+    # T6: alone, a counted click with no counted open before it implies an open ...
+    assert verdicts(classify_batch([later_click])) == [
+        ("click", "human", True),
+        ("click", "human", False),
+    ]
+    # ... but the click in flight already implied one.
+    after_click = classify_batch([later_click], in_flight=clicked)
+    assert verdicts(after_click) == [("click", "human", False)]
+    store_batch(clicked)
+    assert verdicts(classify_batch([later_click])) == verdicts(after_click)
