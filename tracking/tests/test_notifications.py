@@ -6,6 +6,7 @@ Runs against whichever layer is configured: in-memory, or channels_redis with RE
 from __future__ import annotations
 
 import asyncio
+import threading
 from typing import Any
 
 import pytest
@@ -15,7 +16,7 @@ from django.contrib.auth.models import User
 
 from tracking.ingest import ingest_hits, self_cookie_signer
 from tracking.models import TrackedEmail, TrackingEvent
-from tracking.notifications import user_group_name
+from tracking.notifications import BackgroundNotifier, user_group_name
 from tracking.tests.conftest import make_contact, raw_hit, register
 
 BARRACUDA = "Mozilla/5.0 (compatible; Barracuda Sentinel (EE))"
@@ -110,3 +111,42 @@ def test_an_anonymous_click_notifies_someone_with_the_inferred_open(
         )
         == []
     )
+
+
+def test_the_background_notifier_sends_queued_batches_together_in_order(
+    alice: User, bob: User, redis_url: str
+) -> None:
+    """Batches queued while a round of sends is out go in one message per sender."""
+    layer = get_channel_layer()
+    assert layer is not None
+    notifier = BackgroundNotifier()
+    paused, release = threading.Event(), threading.Event()
+
+    def hold_the_loop() -> None:
+        paused.set()
+        release.wait(10)
+
+    async def run() -> list[dict[str, Any]]:
+        channels = [await layer.new_channel() for _ in range(2)]
+        await layer.group_add(user_group_name(alice.pk), channels[0])
+        await layer.group_add(user_group_name(bob.pk), channels[1])
+        notifier.loop.call_soon_threadsafe(hold_the_loop)
+        paused.wait(10)
+        for n in range(5):  # five batches committed while the sender is busy
+            notifier([(alice.pk, {"n": n}), (bob.pk, {"n": -n})])
+        release.set()
+        return await asyncio.gather(
+            *(asyncio.wait_for(layer.receive(c), 10) for c in channels)
+        )
+
+    try:
+        to_alice, to_bob = async_to_sync(run)()
+    finally:
+        release.set()
+        notifier.close()
+    assert to_alice == {
+        "type": "tracking.events",
+        "events": [{"n": n} for n in range(5)],
+    }
+    assert to_bob["events"] == [{"n": -n} for n in range(5)]
+    assert not notifier.thread.is_alive()
