@@ -177,7 +177,7 @@ def _recent_open_by_contact(
             )
         )
         .filter(rank__lte=limit)
-        .select_related(f"{record}__stage", f"{record}__pipeline")
+        .select_related(record)
         .order_by("contact_id", "rank")
     )
     found: dict[int, list[Any]] = {pk: [] for pk in contact_ids}

@@ -1,8 +1,11 @@
 """Writes for logged email: receive raw mail, log it, edit, pin and delete it.
 
 Both receivers (SMTP and the API) call `inbound_receive`, which stores the raw bytes first
-(L9) and enqueues `activity.tasks.inbound_process`; that task calls `inbound_process`,
-which parses and hands over to `email_log`, the one logging workflow (L2-L8).
+(L9) and enqueues `activity.tasks.inbound_process` (the SMTP receiver queues several rows
+per `inbound_process_many` task); the task calls `inbound_process_batch`, which logs its
+rows and any others waiting in one transaction and, for any outcome but a clean log,
+hands each row to `inbound_process`. Both parse and hand over to `email_log`, the one
+logging workflow (L2-L8).
 """
 
 from __future__ import annotations
@@ -204,10 +207,11 @@ def inbound_process_batch(
 
     Rows are claimed with FOR UPDATE SKIP LOCKED, so two workers never take the same
     one and a row another worker holds is left to it. When every claimed message logs
-    cleanly, all commit together (a few queries per message). Any other outcome - a
-    rejection, a parse failure, a duplicate Message-ID (L7) - rolls the whole batch
-    back and each message is then processed on its own by `inbound_process`, which
-    records its outcome exactly as for a single message.
+    cleanly, all commit together (about two INSERTs per message plus ~17 queries per
+    batch). Any other outcome - a rejection, a parse failure, a duplicate Message-ID
+    (L7), an error - rolls the whole batch back and each message is then processed on
+    its own by `inbound_process`, which records its outcome exactly as for a single
+    message.
     """
     run = _Run(batch=True)
     claimed: list[int] = []
@@ -226,7 +230,9 @@ def inbound_process_batch(
             run.flush_links()
             _logged_in_bulk(rows)
             return claimed
-    except (_Outcome, _Single):
+    except Exception as exc:
+        if not isinstance(exc, _Outcome | _Single):
+            log.exception("Logging a batch of inbound %s failed", claimed)
         single = _Run(account=run.account, senders=run.senders, settings=run.settings)
         for pk in claimed:
             inbound_process(inbound_id=pk, run=single)

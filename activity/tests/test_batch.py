@@ -148,3 +148,28 @@ def test_the_receivers_enqueuer_queues_waiting_rows_in_one_task(
     enqueuer.stop()
 
     assert queued == [[1], [2, 3, 4, 5]]
+
+
+def test_the_batch_reads_the_same_recent_open_deals_as_one_contact_would(
+    anna: Contact,
+) -> None:
+    from activity.selectors import recent_open_deals_by_contact
+    from crm.models import Pipeline, PipelineKind, Stage
+    from crm.selectors import RECENT_OPEN_LIMIT, contact_recent_open_deals
+    from crm.services import association_create, deal_create
+
+    pipeline = Pipeline.objects.create(name="Sales", kind=PipelineKind.DEAL)
+    open_stage = Stage.objects.create(pipeline=pipeline, name="Open")
+    won = Stage.objects.create(pipeline=pipeline, name="Won", is_closed=True)
+    for i in range(8):
+        deal = deal_create(
+            name=f"Deal {i}", pipeline=pipeline, stage=won if i % 3 == 0 else open_stage
+        )
+        association_create(left=anna, right=deal)
+    other = Contact.objects.create(first_name="No deals")
+
+    found = recent_open_deals_by_contact({anna.pk, other.pk}, RECENT_OPEN_LIMIT)
+
+    assert found[anna.pk] == contact_recent_open_deals(anna)
+    assert len(found[anna.pk]) == RECENT_OPEN_LIMIT
+    assert found[other.pk] == []
