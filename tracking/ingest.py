@@ -125,15 +125,21 @@ def _history(
     history = History()
     since = hits[0].at
     ips = sorted({hit.ip for hit in hits if hit.ip})
-    events = TrackingEvent.objects.filter(email_id__in=email_ids)
+    # The duplicate rule compares the same address AND agent: both narrow the rows
+    # read back (a batch's agents are few; one address may have thousands of events).
+    agents = sorted({hit.user_agent for hit in hits if hit.ip})
+    events = TrackingEvent.objects.filter(email_id__in=email_ids).order_by()
     counted = events.filter(
         verdict__in=COUNTED_VERDICTS, occurred_at__gte=since - history.duplicate_window
     )
     if connection.vendor == "postgresql":
-        # One array parameter: `ip__in` would validate and bind every address apart.
-        counted = counted.extra(where=["ip = ANY(%s::inet[])"], params=[ips])
+        # One array parameter each: `__in` would bind every value apart.
+        counted = counted.extra(
+            where=["ip = ANY(%s::inet[])", "user_agent = ANY(%s::text[])"],
+            params=[ips, agents],
+        )
     else:
-        counted = counted.filter(ip__in=ips)
+        counted = counted.filter(ip__in=ips, user_agent__in=agents)
     for row in counted.values_list(
         "email_id", "kind", "link_id", "ip", "user_agent", "occurred_at"
     ):
@@ -148,7 +154,19 @@ def _history(
         "email_id", "ip", "link_id", "occurred_at"
     ).distinct():
         history.clicks[(email_id, ip)].append((at, link_id))
-    traps = events.filter(link__is_trap=True).values_list("email_id", "ip").distinct()
+    # The trap links first (a few rows), then their events by the link index: joining
+    # from the events read every event the emails ever had, at every batch.
+    trap_links = list(
+        TrackedLink.objects.filter(email_id__in=email_ids, is_trap=True).values_list(
+            "pk", flat=True
+        )
+    )
+    traps = (
+        TrackingEvent.objects.filter(link_id__in=trap_links)
+        .order_by()
+        .values_list("email_id", "ip")
+        .distinct()
+    )
     history.trap_ips.update(traps)
     # T6 asks "was there a counted open before this click?" only of clicked emails.
     first_opens = dict(
