@@ -11,7 +11,8 @@ Prints one JSON object (plus bench/mime_bench.py's keys when that file exists).
 
 Environment: BENCH_DATABASE_URL, BENCH_REDIS_URL, BENCH_SECONDS (pixel load, default 15),
 BENCH_INGEST_HITS (default 100000), BENCH_WORKERS (default 2), BENCH_PORT,
-BENCH_INGEST_DURING_LOAD=1 (keep the ingestor running during the pixel load; by default it
+BENCH_MIME=0 (skip bench/mime_bench.py), BENCH_INGEST_DURING_LOAD=1 (keep the ingestor
+running during the pixel load; by default it
 is paused then, and its throughput is measured on its own in step 4).
 """
 
@@ -297,8 +298,10 @@ def notify_latency(paths: list[str], senders: list[int]) -> dict[str, float]:
     latencies = sorted(receiving.recv())
     listener.join()
     p95 = latencies[int(0.95 * (len(latencies) - 1))] if latencies else -1.0
+    p50 = latencies[int(0.50 * (len(latencies) - 1))] if latencies else -1.0
     expected = int(NOTIFY_RATE * NOTIFY_SECONDS * LISTENED / len(paths))
     return {
+        "notify_p50_ms": round(p50, 1),
         "notify_p95_ms": round(p95, 1),
         "notify_messages": len(latencies),
         "notify_messages_expected": expected,
@@ -333,6 +336,12 @@ def fill_stream(client: Any, email_id: int) -> int:
     return entries
 
 
+def process_cpu_seconds(pid: int) -> float:
+    """User + system CPU time a process has used so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def measure_ingest(client: Any, email_id: int) -> dict[str, float]:
     entries = fill_stream(client, email_id)
     ingestor = start_ingestor()
@@ -344,13 +353,17 @@ def measure_ingest(client: Any, email_id: int) -> dict[str, float]:
             if time.monotonic() - waited > 60:
                 raise SystemExit("the ingestor did not start")
         started = time.monotonic()
+        cpu = process_cpu_seconds(ingestor.pid)
         drain(client, ingestor)
         seconds = time.monotonic() - started
+        cpu = process_cpu_seconds(ingestor.pid) - cpu
     finally:
         stop(ingestor)
     return {
         "ingest_rows_per_s": round(INGEST_HITS / seconds),
         "ingest_hits": INGEST_HITS,
+        # The ingestor process's own CPU per hit (PostgreSQL's work is not in it).
+        "ingest_cpu_us_per_hit": round(cpu / INGEST_HITS * 1e6, 1),
     }
 
 
@@ -395,9 +408,10 @@ def main() -> None:
         stop(server)
         stop(ingestor)
         client.delete(ENV["TRACKING_STREAM"], f"{ENV['TRACKING_STREAM']}:hits")
+    log(f"tracking: {json.dumps(results)}")
     mime = ROOT / "bench" / "mime_bench.py"
-    if mime.exists():
-        from bench import mime_bench  # type: ignore[attr-defined]
+    if mime.exists() and os.environ.get("BENCH_MIME", "1") != "0":
+        from bench import mime_bench
 
         results.update(mime_bench.run(database_url=DATABASE_URL, redis_url=REDIS_URL))
     results["load_avg_1m_before"] = round(load_before, 2)
