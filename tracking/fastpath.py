@@ -87,17 +87,26 @@ class StreamWriter:
     `<stream>:hits` counts the hits ever accepted.
     """
 
+    # XADD and the count as ONE command: redis-py's client-side work per command (packing,
+    # pipeline, reply parsing) is most of a small batch's cost; a pipeline of the two
+    # measured ~300 us of CPU per batch, the script ~240 us.
+    SCRIPT = (
+        "redis.call('XADD', KEYS[1], '*', 'n', ARGV[1], 'hits', ARGV[2]) "
+        "return redis.call('INCRBY', KEYS[2], ARGV[1])"
+    )
+
     def __init__(self, url: str, stream: str) -> None:
         import redis.asyncio as aioredis  # only needed in services mode
 
         self.client = aioredis.from_url(url)
         self.stream = stream
+        self.script = self.client.register_script(self.SCRIPT)  # EVALSHA, loads on miss
 
     async def __call__(self, hits: list[Hit]) -> None:
-        async with self.client.pipeline(transaction=False) as pipe:
-            pipe.xadd(self.stream, stream_entry(hits))  # type: ignore[arg-type]
-            pipe.incrby(f"{self.stream}:hits", len(hits))
-            await pipe.execute()
+        entry = stream_entry(hits)
+        await self.script(
+            keys=[self.stream, f"{self.stream}:hits"], args=[entry["n"], entry["hits"]]
+        )
 
 
 def stream_entry(hits: list[Hit]) -> dict[str, str]:
