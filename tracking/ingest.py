@@ -180,7 +180,7 @@ def _history(
     return history, first_opens
 
 
-@dataclass
+@dataclass(slots=True)
 class EventRow:
     hit: Hit
     verdict: str
