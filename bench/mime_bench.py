@@ -94,8 +94,9 @@ def _cast() -> list[str]:
     from crm.selectors import contact_get_by_email
     from crm.services import association_create, contact_create, deal_create
 
-    User.objects.get_or_create(
-        username="bench-sender", defaults={"email": SENDER, "is_active": True}
+    # A username of its own: bench/run.py's tracking senders share this database.
+    User.objects.update_or_create(
+        username="mime-bench-sender", defaults={"email": SENDER, "is_active": True}
     )
     pipeline, _ = Pipeline.objects.get_or_create(name="Bench", kind=PipelineKind.DEAL)
     stage, _ = Stage.objects.get_or_create(pipeline=pipeline, name="Open")
