@@ -10,7 +10,8 @@ created and migrated) and Redis, seeds one tracked email, then:
 Prints one JSON object (plus bench/mime_bench.py's keys when that file exists).
 
 Environment: BENCH_DATABASE_URL, BENCH_REDIS_URL, BENCH_SECONDS (pixel load, default 15),
-BENCH_INGEST_HITS (default 100000), BENCH_WORKERS (default 2), BENCH_PORT,
+BENCH_INGEST_HITS (default 100000), BENCH_WORKERS (default 2), BENCH_GRANIAN_ARGS (extra
+granian options to compare), BENCH_PORT,
 BENCH_MIME=0 (skip bench/mime_bench.py), BENCH_INGEST_DURING_LOAD=1 (keep the ingestor
 running during the pixel load; by default it
 is paused then, and its throughput is measured on its own in step 4).
@@ -44,6 +45,8 @@ REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/9")
 SECONDS = float(os.environ.get("BENCH_SECONDS", "15"))
 INGEST_HITS = int(os.environ.get("BENCH_INGEST_HITS", "100000"))
 WORKERS = os.environ.get("BENCH_WORKERS", "2")
+# Extra granian options to compare (e.g. "--http 1"); the Procfile's set by default.
+GRANIAN_ARGS = os.environ.get("BENCH_GRANIAN_ARGS", "").split()
 PORT = int(os.environ.get("BENCH_PORT", "8765"))
 CONNECTIONS = 64
 NOTIFY_RATE = int(os.environ.get("BENCH_NOTIFY_RATE", "1000"))
@@ -145,7 +148,7 @@ def start_server() -> subprocess.Popen[bytes]:
         [
             str(BIN / "granian"), "--interface", "asgi", "--host", "127.0.0.1",
             "--port", str(PORT), "--workers", WORKERS, "--no-ws",
-            "--log-level", "warning", "config.asgi:application",
+            "--log-level", "warning", *GRANIAN_ARGS, "config.asgi:application",
         ]
     )  # fmt: skip
 
