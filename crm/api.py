@@ -10,10 +10,8 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import AbstractBaseUser
-from django.db.models import Model, QuerySet
+from django.db.models import Model
 from drf_spectacular.utils import (
-    OpenApiParameter,
     extend_schema,
     extend_schema_field,
     extend_schema_view,
@@ -23,7 +21,15 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from config.api import EmailAddressField, NotAllowed, Pagination, StrictSerializer
+from config.api import (
+    ERRORS,
+    PAGE_PARAMETERS,
+    EmailAddressField,
+    StrictSerializer,
+    caller,
+    paginated,
+    paginated_schema,
+)
 from crm import selectors, services
 from crm.models import (
     Company,
@@ -42,69 +48,6 @@ from crm.models import (
 User = get_user_model()
 
 # Shared API plumbing: pagination of APIView lists, the error shape in the schema.
-
-PAGE_PARAMETERS = [
-    OpenApiParameter("page", int, description="Page number, from 1."),
-    OpenApiParameter("page_size", int, description="Items per page (max 200)."),
-]
-
-
-def caller(request: Request) -> AbstractBaseUser:
-    """The signed-in user (the views' IsAuthenticated permission guarantees one)."""
-    if not isinstance(request.user, AbstractBaseUser):
-        raise NotAllowed("Sign in first.")
-    return request.user
-
-
-def paginated(
-    request: Request,
-    view: APIView,
-    items: QuerySet[Any] | list[Any],
-    serializer_class: type[serializers.BaseSerializer[Any]],
-) -> Response:
-    paginator = Pagination()
-    page = paginator.paginate_queryset(items, request, view=view)
-    data = serializer_class(page, many=True, context={"request": request}).data
-    return paginator.get_paginated_response(data)
-
-
-_PAGINATED: dict[str, type[serializers.Serializer[Any]]] = {}
-
-
-def paginated_schema(
-    item: type[serializers.Serializer[Any]], name: str
-) -> type[serializers.Serializer[Any]]:
-    """The schema of `paginated(...)`'s answer: count, next, previous, results.
-
-    One class per name, so the schema has one component per paginated shape.
-    """
-    if name in _PAGINATED:
-        return _PAGINATED[name]
-    _PAGINATED[name] = type(
-        f"Paginated{name}List",
-        (serializers.Serializer,),
-        {
-            "count": serializers.IntegerField(),
-            "next": serializers.URLField(allow_null=True),
-            "previous": serializers.URLField(allow_null=True),
-            "results": item(many=True),
-            "Meta": type("Meta", (), {"ref_name": f"Paginated{name}List"}),
-        },
-    )
-    return _PAGINATED[name]
-
-
-class ErrorOutput(serializers.Serializer[Any]):
-    error = serializers.CharField(help_text="A stable error code.")
-    detail = serializers.JSONField(
-        help_text="What went wrong, per field if it applies."
-    )
-
-    class Meta:
-        ref_name = "Error"
-
-
-ERRORS: dict[int, Any] = {400: ErrorOutput, 403: ErrorOutput, 404: ErrorOutput}
 
 
 def _owner_field() -> serializers.PrimaryKeyRelatedField[Any]:

@@ -14,8 +14,15 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from config.api import EmailAddressField, StrictSerializer
-from crm.api import ERRORS, PAGE_PARAMETERS, caller, paginated, paginated_schema
+from config.api import (
+    ERRORS,
+    PAGE_PARAMETERS,
+    EmailAddressField,
+    StrictSerializer,
+    caller,
+    paginated,
+    paginated_schema,
+)
 from settings_admin import selectors, services
 from settings_admin.models import (
     MAX_ATTACHMENT_BYTES,

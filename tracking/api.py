@@ -11,7 +11,13 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from activity.api import LogAssociationsInputSerializer
-from config.api import EmailAddressField, Pagination, StrictSerializer
+from config.api import (
+    PAGE_PARAMETERS,
+    EmailAddressField,
+    StrictSerializer,
+    paginated,
+    paginated_schema,
+)
 from tracking.models import TrackedEmail
 from tracking.selectors import (
     tracked_email_events,
@@ -230,13 +236,11 @@ class EmailEventsApi(APIView):
         contact_id = serializers.IntegerField(allow_null=True)
 
     @extend_schema(
-        operation_id="emails_events_list", responses=OutputSerializer(many=True)
+        operation_id="emails_events_list",
+        parameters=PAGE_PARAMETERS,
+        responses=paginated_schema(OutputSerializer, "TrackingEvent"),
     )
     def get(self, request: Request, pk: int) -> Response:
         email = tracked_email_get_for_user(request.user, pk)
-        paginator = Pagination()
-        page = paginator.paginate_queryset(
-            tracked_email_events(email), request, view=self
-        )
-        data = self.OutputSerializer(page, many=True).data
-        return paginator.get_paginated_response(data)
+        events = tracked_email_events(email)
+        return paginated(request, self, events, self.OutputSerializer)
