@@ -34,7 +34,8 @@ def _fast_and_eager(settings: object) -> Iterator[None]:
     celery_app.conf.task_always_eager = eager
 
 
-def _require(condition: bool, what: str) -> None:
+def require_service(condition: bool, what: str) -> None:
+    """Skip without `what`; fail instead under REQUIRE_SERVICES=1 (CI)."""
     if condition:
         return
     if settings.REQUIRE_SERVICES:
@@ -44,13 +45,13 @@ def _require(condition: bool, what: str) -> None:
 
 @pytest.fixture
 def redis_url() -> str:
-    _require(bool(settings.REDIS_URL), "Redis (REDIS_URL)")
+    require_service(bool(settings.REDIS_URL), "Redis (REDIS_URL)")
     return settings.REDIS_URL
 
 
 @pytest.fixture
 def postgres(db: None) -> None:
-    _require(connection.vendor == "postgresql", "PostgreSQL (DATABASE_URL)")
+    require_service(connection.vendor == "postgresql", "PostgreSQL (DATABASE_URL)")
 
 
 @pytest.fixture

@@ -14,11 +14,11 @@ from io import StringIO
 from pathlib import Path
 
 import pytest
-from django.conf import settings
 from django.core.management import call_command
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 from pytest_django.live_server_helper import LiveServer
 
+from conftest import require_service
 from crm.models import Contact
 
 pytestmark = pytest.mark.browser
@@ -41,12 +41,7 @@ SCREENSHOT = Path(
 
 def chromium_path() -> str:
     path = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
-    if not Path(path).exists():
-        if settings.REQUIRE_SERVICES:
-            pytest.fail(
-                f"Chromium is required (REQUIRE_SERVICES=1) but {path} is missing"
-            )
-        pytest.skip(f"needs Chromium at {path}")
+    require_service(Path(path).exists(), f"Chromium at {path}")
     return path
 
 
