@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-from datetime import datetime
 from typing import Any
 
 from asgiref.sync import async_to_sync
@@ -41,10 +40,14 @@ def tracking_event_payload(
     verdict: str,
     contact_name: str,
     link_url: str | None,
-    occurred_at: datetime,
+    occurred_at: str,
     inferred: bool,
 ) -> dict[str, Any]:
-    """A plain JSON dict; `contact` is "Someone" for anonymous emails (T2)."""
+    """A plain JSON dict; `contact` is "Someone" for anonymous emails (T2).
+
+    `occurred_at`: ISO 8601 (tracking.ingest.iso_time), formatted once per event for
+    both the database and this payload.
+    """
     return {
         "type": EVENT_TYPE,
         "event_id": event_id,
@@ -54,7 +57,7 @@ def tracking_event_payload(
         "verdict": verdict,
         "contact": contact_name or "Someone",
         "link_url": link_url,
-        "occurred_at": occurred_at.isoformat(),
+        "occurred_at": occurred_at,
         "inferred": inferred,
     }
 
