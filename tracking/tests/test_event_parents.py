@@ -52,7 +52,9 @@ def test_a_hit_classified_before_its_contact_was_deleted_is_stored_without_it(
 ) -> None:
     batch = classify_batch([raw_hit(email)])
     assert batch.rows[0].contact_id == email.contact_id
-    Contact.objects.filter(pk=email.contact_id).delete()
+    contact = email.contact
+    assert contact is not None
+    contact.delete()
     assert store_batch(batch) == 1
     event = TrackingEvent.objects.get()
     assert (event.email_id, event.contact_id) == (email.pk, None)
