@@ -162,6 +162,13 @@ class TrackingEvent(models.Model):
         indexes = [
             # Details pages and the classifier's "recent events of these emails".
             models.Index(fields=["email", "occurred_at"], name="event_email_time"),
+            # The duplicate rule's "counted events of this email from this address
+            # lately" (tracking.ingest._counted_since); counted events only.
+            models.Index(
+                fields=["email", "ip", "occurred_at"],
+                name="event_counted_repeat",
+                condition=models.Q(verdict__in=COUNTED_VERDICTS),
+            ),
             # Partial: opens (most rows) and anonymous emails' events skip them.
             models.Index(
                 fields=["link"],

@@ -228,6 +228,17 @@ def test_a_repeat_within_the_window_is_duplicate(email: TrackedEmail) -> None:
     ]
 
 
+def test_a_repeat_from_an_ipv6_address_written_another_way_is_duplicate(
+    email: TrackedEmail,
+) -> None:
+    base = email.created_at.timestamp() + 120
+    ingest_hits([raw_hit(email, at=base, ip="2001:db8::7")])
+    assert verdicts(raw_hit(email, at=base + 10, ip="2001:DB8:0:0::7"))[-1][1:] == (
+        Verdict.DUPLICATE,
+        "repeat within 60 s",
+    )
+
+
 def test_a_counted_click_without_an_open_infers_one(email: TrackedEmail) -> None:
     link = email.links.get(position=1)
     base = email.created_at.timestamp() + 120
