@@ -11,13 +11,13 @@ classifies batch N+1 (Python's work), telling the classifier about batch N's row
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
+import orjson
 import redis
 from django.db import close_old_connections, connection
 
@@ -34,8 +34,8 @@ def _hits(entries: list[Entry]) -> list[dict[str, str]]:
     hits: list[dict[str, str]] = []
     for entry_id, fields in entries:
         try:
-            hits.extend(json.loads(fields[b"hits"]))
-        except (KeyError, ValueError):
+            hits.extend(orjson.loads(fields[b"hits"]))
+        except (KeyError, TypeError, ValueError):  # orjson.JSONDecodeError is one
             logger.error("malformed stream entry %s: %r", entry_id, fields)
     return hits
 
