@@ -260,6 +260,7 @@ class EventRow:
     verdict: str
     reason: str
     contact_id: int | None
+    occurred_at: str  # hit.at in ISO 8601 (iso_time): for the COPY and the payload
     inferred: bool = False
     trap: bool = False  # the hit followed a trap link
 
@@ -314,7 +315,7 @@ def _copy_data(rows: list[EventRow], ids: list[int], now: str) -> str:
         lines.append(
             f"{pk}\t{hit.hit_id}\t{hit.email_id}\t"
             f"{null if link_id is None else link_id}\t{row.kind}\t"
-            f"{iso_time(hit.at)}\t{hit.ip or null}\t{_copy_agent(hit.user_agent)}\t"
+            f"{row.occurred_at}\t{hit.ip or null}\t{_copy_agent(hit.user_agent)}\t"
             f"{_copy_text(hit.method)}\t{row.verdict}\t{_copy_text(row.reason[:200])}\t"
             f"{null if contact_id is None else contact_id}\t"
             f"{'t' if row.inferred else 'f'}\t{now}\n"
@@ -514,6 +515,7 @@ def classify_hits(
         )
         history.remember(hit, verdict, trap=trap)
         counted = verdict in COUNTED_VERDICTS
+        occurred_at = iso_time(hit.at)
         first = first_opens.get(hit.email_id)
         if hit.kind == _CLICK and counted and (first is None or first > hit.at):
             # T6: a counted click with no counted open before it implies an open.
@@ -525,6 +527,7 @@ def classify_hits(
                     verdict,
                     "inferred from a counted click (T6)",
                     email.contact_id,
+                    occurred_at,
                     inferred=True,
                     trap=trap,
                 )
@@ -532,7 +535,9 @@ def classify_hits(
             first_opens[hit.email_id] = hit.at
         if hit.kind == _OPEN and counted and (first is None or first > hit.at):
             first_opens[hit.email_id] = hit.at
-        rows.append(EventRow(hit, verdict, reason, email.contact_id, trap=trap))
+        rows.append(
+            EventRow(hit, verdict, reason, email.contact_id, occurred_at, trap=trap)
+        )
     return rows, emails
 
 
@@ -611,7 +616,7 @@ def _messages(
             verdict=row.verdict,
             contact_name=email.contact_name,
             link_url=urls.get(link_id) if link_id else None,
-            occurred_at=iso_time(row.hit.at),
+            occurred_at=row.occurred_at,
             inferred=row.inferred,
         )
         messages.append((email.facts.sender_id, payload))
