@@ -34,5 +34,10 @@ lint: venv
 	$(BIN)/ruff format --check .
 	DEBUG=1 $(BIN)/mypy .
 
+# wrk loads the pixel when installed (installed here when we may: root with apt); else
+# bench/pixel_load.py does, a Python load generator that takes much of the 2 cores itself.
 bench: venv
+	@command -v wrk >/dev/null || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null \
+		&& apt-get install -y -qq wrk >/dev/null 2>&1; } \
+		|| echo "bench: wrk not installed; the pixel is loaded by bench/pixel_load.py" >&2
 	DEBUG=0 $(BIN)/python bench/run.py

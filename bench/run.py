@@ -195,6 +195,7 @@ def load_wrk(url: str) -> dict[str, float]:
     }
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     return {
+        "pixel_load_generator": "wrk -t2",
         "pixel_rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),  # type: ignore[union-attr]
         "pixel_p50_ms": latency["50"],
         "pixel_p99_ms": latency["99"],
@@ -208,6 +209,7 @@ def load_python(url: str) -> dict[str, float]:
 
     result = asyncio.run(run_load(url, connections=CONNECTIONS, seconds=SECONDS))
     return {
+        "pixel_load_generator": "python (bench/pixel_load.py)",
         "pixel_rps": round(result.requests / result.seconds, 1),
         "pixel_p50_ms": round(result.percentile(0.50), 2),
         "pixel_p99_ms": round(result.percentile(0.99), 2),
