@@ -62,7 +62,33 @@ class _ParsedMessage(EmailMessage):
                 part._fetched = {}
 
 
-_POLICY = policy.default.clone(message_factory=_ParsedMessage)
+class _Policy(policy.EmailPolicy):
+    """policy.default, remembering the header objects it makes across messages.
+
+    Parsing a header into its object (policy.default's header registry) was most of a
+    25 KB message's parse (bench/RESULTS.md); the feed parser itself asks each part for
+    its Content-Type several times, before `_ParsedMessage.freeze` can cache anything.
+    The object depends only on the header's name and raw value, and header objects are
+    immutable strings, so one is shared by every message with the same header, and
+    Content-Type, Content-Transfer-Encoding or MIME-Version values recur endlessly.
+    """
+
+    def header_fetch_parse(self, name: str, value: str) -> Any:
+        if hasattr(value, "name") or len(value) > _HEADER_CACHE_VALUE_MAX:
+            return super().header_fetch_parse(name, value)
+        key = (name, value)
+        found = _HEADER_CACHE.get(key)
+        if found is None:
+            if len(_HEADER_CACHE) >= _HEADER_CACHE_SIZE:
+                _HEADER_CACHE.clear()
+            found = _HEADER_CACHE[key] = super().header_fetch_parse(name, value)
+        return found
+
+
+_HEADER_CACHE: dict[tuple[str, str], Any] = {}
+_HEADER_CACHE_SIZE = 10_000
+_HEADER_CACHE_VALUE_MAX = 1_000  # longer values (References, …) rarely recur
+_POLICY = _Policy(message_factory=_ParsedMessage)
 
 
 class MalformedEmail(Exception):
