@@ -202,6 +202,9 @@ def throughput() -> dict[str, Any]:
     from settings_admin.selectors import account_settings_get
 
     use_worker = bool(os.environ.get("REDIS_URL")) and WORKER_PROCESSES > 0
+    from config.process import tune_garbage_collector
+
+    tune_garbage_collector()  # as `manage.py run_bcc_smtp` does before it serves
     app.conf.task_always_eager = not use_worker
     addresses = _cast()
     bcc = account_settings_get().bcc_address

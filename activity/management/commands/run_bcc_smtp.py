@@ -8,6 +8,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
 
 from activity.smtp import bcc_controller
+from config.process import tune_garbage_collector
 
 
 class Command(BaseCommand):
@@ -18,6 +19,7 @@ class Command(BaseCommand):
         parser.add_argument("--port", type=int, default=settings.BEACON_SMTP_PORT)
 
     def handle(self, *args: Any, host: str, port: int, **options: Any) -> None:
+        tune_garbage_collector()
         controller = bcc_controller(host, port)
         controller.start()
         self.stdout.write(f"BCC receiver listening on {host}:{port}")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 import os
 import signal
 import socket
@@ -13,18 +12,8 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from config.process import tune_garbage_collector
 from tracking.stream import StreamIngestor
-
-
-def tune_garbage_collector() -> None:
-    """Fit the cyclic garbage collector to an ingestor: a 5,000-hit batch allocates
-    hundreds of thousands of containers, and with the default thresholds (700, 10, 10)
-    the collector ran ~30% of the process's CPU, walking Django's and the apps' objects
-    again and again (bench/RESULTS.md). Those are never garbage: `freeze` moves them
-    out of its reach; the higher thresholds collect every ~50,000 allocations."""
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(50_000, 20, 100)
 
 
 class Command(BaseCommand):
