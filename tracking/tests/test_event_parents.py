@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import threading
 import time
+from typing import Any
 
 import pytest
 from django.contrib.auth.models import User
@@ -130,3 +131,25 @@ def test_a_deletion_waits_for_the_batch_being_stored_and_removes_its_events(
     assert not TrackedEmail.objects.filter(pk=email.pk).exists()
     assert TrackingEvent.objects.count() == 0
     assert _orphans() == 0
+
+
+def test_a_batch_holding_hits_already_stored_stores_and_notifies_only_the_new_ones(
+    email: TrackedEmail, django_capture_on_commit_callbacks: Any
+) -> None:
+    """A replayed batch (an ingestor crashed after its commit, before XACK) mixed with
+    new hits: on PostgreSQL the COPY fails on the hit id and the batch goes through
+    INSERT ... ON CONFLICT DO NOTHING; either way each hit is stored once."""
+    first = [raw_hit(email, ip=f"198.51.100.{n}") for n in range(10, 13)]
+    assert ingest_hits(first) == 3
+    fresh = [raw_hit(email, ip=f"198.51.100.{n}") for n in range(20, 22)]
+    notified: list[tuple[int, dict[str, object]]] = []
+    with django_capture_on_commit_callbacks(execute=True):
+        stored = ingest_hits([*first, *fresh], notify=notified.extend)
+    assert stored == 2
+    assert TrackingEvent.objects.count() == 5
+    assert sorted(str(p["event_id"]) for _, p in notified) == sorted(
+        str(pk)
+        for pk in TrackingEvent.objects.filter(
+            hit_id__in=[hit["h"] for hit in fresh]
+        ).values_list("pk", flat=True)
+    )
