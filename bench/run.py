@@ -378,6 +378,18 @@ def measure_ingest(client: Any, email_id: int) -> dict[str, float]:
     }
 
 
+def cpu_times() -> list[int]:
+    """The machine's CPU time counters (/proc/stat, all CPUs): user .. steal."""
+    return [int(value) for value in Path("/proc/stat").read_text().split()[1:9]]
+
+
+def steal_percent(before: list[int], after: list[int]) -> float:
+    """Share of the CPU time the hypervisor gave to other machines meanwhile (on a
+    shared VM, a run with a high steal measured the neighbours, not Beacon)."""
+    spent = [b - a for a, b in zip(before, after, strict=True)]
+    return round(100 * spent[7] / max(1, sum(spent)), 1)
+
+
 def main() -> None:
     import redis
 
@@ -396,6 +408,7 @@ def main() -> None:
     ingestor = start_ingestor()
     events = TrackingEvent.objects.filter(email__in=emails)
     results: dict[str, Any] = {}
+    cpu_before = cpu_times()
     try:
         wait_ready(url)
         if not INGEST_DURING_LOAD:
@@ -419,12 +432,15 @@ def main() -> None:
         stop(server)
         stop(ingestor)
         client.delete(ENV["TRACKING_STREAM"], f"{ENV['TRACKING_STREAM']}:hits")
+    results["cpu_steal_pct_tracking"] = steal_percent(cpu_before, cpu_times())
     log(f"tracking: {json.dumps(results)}")
     mime = ROOT / "bench" / "mime_bench.py"
     if mime.exists() and os.environ.get("BENCH_MIME", "1") != "0":
         from bench import mime_bench
 
+        cpu_before = cpu_times()
         results.update(mime_bench.run(database_url=DATABASE_URL, redis_url=REDIS_URL))
+        results["cpu_steal_pct_mime"] = steal_percent(cpu_before, cpu_times())
     results["load_avg_1m_before"] = round(load_before, 2)
     results["conditions"] = (
         f"{os.cpu_count()} CPUs shared by server, load generator, ingestor, PostgreSQL and "
