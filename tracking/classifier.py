@@ -23,6 +23,9 @@ from tracking.conf import conf
 from tracking.models import Kind, Verdict
 
 PREFETCH_PURPOSES = ("prefetch", "preview")
+# Plain strings for the per-hit comparisons (an enum member lookup costs more).
+_OPEN, _CLICK = Kind.OPEN.value, Kind.CLICK.value
+_COUNTED = frozenset((Verdict.HUMAN.value, Verdict.PROXY.value))
 
 
 # Not frozen: a frozen dataclass's __init__ sets each field through object.__setattr__,
@@ -42,6 +45,7 @@ class Hit:
     method: str
     purpose: str = ""
     self_user_id: int | None = None  # from the signed cookie or the session
+    address: tuple[int, int] | None = None  # `ip` parsed (tracking.lists.parse_ip)
 
 
 @dataclass(frozen=True)
@@ -75,9 +79,9 @@ class History:
     trap_ips: set[tuple[int, str | None]] = field(default_factory=set)
 
     def remember(self, hit: Hit, verdict: str, *, trap: bool) -> None:
-        if verdict in (Verdict.HUMAN, Verdict.PROXY):
+        if verdict in _COUNTED:
             self.counted[_repeat_key(hit)].append(hit.at)
-        if hit.kind == Kind.CLICK:
+        if hit.kind == _CLICK:
             self.clicks[(hit.email_id, hit.ip)].append((hit.at, hit.link_id))
             if trap:
                 self.trap_ips.add((hit.email_id, hit.ip))
@@ -102,9 +106,9 @@ def _scanner_reason(
         return f"known scanner agent ({needle})"
     if lists.networks("scanner_networks").holds(address):
         return f"known scanner network ({hit.ip})"
-    if hit.kind == Kind.OPEN and (hit.email_id, hit.ip) in history.trap_ips:
+    if hit.kind == _OPEN and (hit.email_id, hit.ip) in history.trap_ips:
         return "fetched by an address that followed the trap link"
-    if hit.kind != Kind.CLICK:
+    if hit.kind != _CLICK:
         return ""
     seconds = hit.at - facts.sent_at
     if 0 <= seconds < history.scanner_click_seconds:
@@ -130,12 +134,14 @@ def classify(
 ) -> tuple[str, str]:
     """(verdict, reason) for one hit; `history` is updated by the caller.
 
-    The address is parsed once and the agent matched once (both cached in
-    tracking.lists), whatever the number of rules that look at them.
+    The address is parsed once (by the ingestor, else here) and the agent matched
+    once (cached in tracking.lists), whatever the number of rules that look at them.
     """
     if hit.self_user_id is not None and hit.self_user_id == facts.sender_id:
         return Verdict.SELF, "the sender's own browser or Beacon session"
-    address = lists.ip_value(hit.ip) if hit.ip else None
+    address = hit.address
+    if address is None and hit.ip:
+        address = lists.ip_value(hit.ip)
     if blocked.holds(address):
         return Verdict.BLOCKED_IP, f"{hit.ip} is in a blocked network (S8)"
     if hit.method == "HEAD":
@@ -149,7 +155,7 @@ def classify(
     if reason:
         return Verdict.SCANNER, reason
     verdict, reason = Verdict.HUMAN, "no machine signal"
-    if hit.kind == Kind.OPEN:
+    if hit.kind == _OPEN:
         if lists.networks("apple_mpp_networks").holds(address):
             return (
                 Verdict.APPLE_MPP,

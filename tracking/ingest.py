@@ -41,7 +41,7 @@ logger = logging.getLogger(__name__)
 SELF_COOKIE_SALT = "tracking.self"
 INSERT_CHUNK = 1000
 _INFERRED_NAMESPACE = uuid.UUID("6f0c5d1e-3b0a-4d7e-9a51-1f3f3c1b8e21")
-_HIT_ID = re.compile(r"[0-9a-f]{32}")
+_HEX = "0123456789abcdef"
 _OPEN, _CLICK = Kind.OPEN.value, Kind.CLICK.value
 # A fixed PostgreSQL advisory-lock key (ASCII "track" and 1): the ingestor holds it
 # shared while it stores a batch, deletions of an event's parents hold it exclusively.
@@ -66,28 +66,30 @@ def parse_hit(raw: Mapping[str, str]) -> tuple[Hit, str, str] | None:
     try:
         hit_id, kind, at = raw["h"], raw["k"], float(raw["t"])
         link_id = _as_int(raw.get("l"))
-        if not _HIT_ID.fullmatch(hit_id) or not 0 < at < 1e11:
+        if len(hit_id) != 32 or hit_id.strip(_HEX) or not 0 < at < 1e11:
             raise ValueError("bad hit id or time")
         if kind not in ("o", "c") or (kind == "c" and link_id is None):
             raise ValueError("bad kind or link")
         ip = raw.get("ip") or None
+        address = None
         if ip is not None:
-            if lists.ip_value(ip) is None:
+            address = lists.parse_ip(ip)
+            if address is None:
                 raise ValueError("bad address")
-            if ":" in ip:  # IPv6 as PostgreSQL writes it back, for the history keys
-                ip = socket.inet_ntop(
-                    socket.AF_INET6, socket.inet_pton(socket.AF_INET6, ip)
-                )
-        hit = Hit(
-            hit_id=hit_id,
-            kind=_OPEN if kind == "o" else _CLICK,
-            email_id=int(raw["e"]),
-            link_id=link_id,
-            at=at,
-            ip=ip,
-            user_agent=raw.get("ua", "")[:2000].replace("\x00", ""),
-            method=raw.get("m", "GET")[:10],
-            purpose=raw.get("p", "")[:100],
+            if address[0] == 6:  # as PostgreSQL writes it back, for the history keys
+                ip = socket.inet_ntop(socket.AF_INET6, address[1].to_bytes(16))
+        hit = Hit(  # positional: a dataclass's keyword call costs ~1 us more per hit
+            hit_id,
+            _OPEN if kind == "o" else _CLICK,
+            int(raw["e"]),
+            link_id,
+            at,
+            ip,
+            raw.get("ua", "")[:2000].replace("\x00", ""),
+            raw.get("m", "GET")[:10],
+            raw.get("p", "")[:100],
+            None,
+            address,
         )
     except (KeyError, ValueError, TypeError) as exc:
         logger.error("malformed hit %r: %s", dict(raw), exc)

@@ -67,16 +67,19 @@ class NetworkSet:
         return index >= 0 and value <= self._ends[version][index]
 
 
-@lru_cache(maxsize=65536)
-def ip_value(ip: str) -> tuple[int, int] | None:
-    """(IP version, address as an integer); cached, as the same addresses recur."""
+def parse_ip(ip: str) -> tuple[int, int] | None:
+    """(IP version, address as an integer), or None for anything else."""
     # inet_pton is many times faster than ipaddress.ip_address on the ingest path.
-    for family, version in ((socket.AF_INET, 4), (socket.AF_INET6, 6)):
-        try:
-            return version, int.from_bytes(socket.inet_pton(family, ip), "big")
-        except (OSError, ValueError):
-            continue
-    return None
+    family, version = (socket.AF_INET6, 6) if ":" in ip else (socket.AF_INET, 4)
+    try:
+        return version, int.from_bytes(socket.inet_pton(family, ip), "big")
+    except (OSError, ValueError):
+        return None
+
+
+# Cached, for callers that see the same addresses again (the ingestor parses each
+# hit's address once, with parse_ip: a cache of mostly distinct addresses costs more).
+ip_value = lru_cache(maxsize=65536)(parse_ip)
 
 
 @cache
