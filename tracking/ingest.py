@@ -19,6 +19,7 @@ from functools import lru_cache
 from importlib import import_module
 from typing import Any
 
+import psycopg.errors
 from django.conf import settings
 from django.core import signing
 from django.db import connection, connections, transaction
@@ -390,8 +391,6 @@ def _insert_postgresql(cursor: Any, rows: list[EventRow]) -> dict[str, int]:
     data = _copy_data(rows, ids, iso_time(datetime.now(UTC).timestamp()))
     columns = ",".join(_COLUMNS)
     raw = cursor.cursor  # psycopg's own cursor, for COPY
-    import psycopg.errors
-
     try:
         # In a savepoint: a failed COPY leaves the rest of the transaction intact.
         with (
