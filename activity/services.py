@@ -16,6 +16,7 @@ import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -131,8 +132,37 @@ def inbound_enqueue_many(inbound_ids: list[int]) -> None:
         task.delay(inbound_ids)
     except Exception:
         # As in `_enqueue`: stored rows wait as `received`; the next task that runs
-        # also takes them (`inbound_process_batch` drains waiting rows).
+        # also takes them (`inbound_process_batch` drains waiting rows), and the
+        # periodic sweep queues them again.
         log.exception("Queueing inbound %s failed", inbound_ids)
+
+
+# A stored message that no task has taken this long after it arrived (its task was lost:
+# queueing failed, or Redis restarted before a worker ran it) is queued again by the
+# periodic sweep (`inbound_requeue_waiting`, every minute from Celery beat).
+REQUEUE_AFTER = timedelta(minutes=5)
+REQUEUE_MAX = 1_000  # rows per sweep; the next sweep takes the rest
+
+
+def inbound_requeue_waiting(*, now: datetime | None = None) -> int:
+    """Queues again the messages still `received` and never tried that arrived more
+    than REQUEUE_AFTER ago, oldest first, BATCH_SIZE per task; answers how many.
+
+    Nothing a user sent is left unread because one task went missing. Rows that were
+    tried (attempts > 0) are not taken: they wait for a super admin's re-process."""
+    cutoff = (now or timezone.now()) - REQUEUE_AFTER
+    ids = list(
+        InboundEmail.objects.filter(
+            status=InboundStatus.RECEIVED, attempts=0, received_at__lt=cutoff
+        )
+        .order_by("received_at", "pk")
+        .values_list("pk", flat=True)[:REQUEUE_MAX]
+    )
+    for start in range(0, len(ids), BATCH_SIZE):
+        inbound_enqueue_many(ids[start : start + BATCH_SIZE])
+    if ids:
+        log.warning("Queued again %s inbound messages left waiting", len(ids))
+    return len(ids)
 
 
 def _enqueue(inbound_id: int) -> None:
@@ -141,8 +171,9 @@ def _enqueue(inbound_id: int) -> None:
     try:
         task.delay(inbound_id)
     except Exception:
-        # The raw message is stored: it waits as `received` in the admin's review list,
-        # where a super admin re-processes it; the receiver still answers "accepted".
+        # The raw message is stored: it waits as `received` until the periodic sweep
+        # queues it again (`inbound_requeue_waiting`); the receiver still answers
+        # "accepted".
         log.exception("Queueing inbound %s failed", inbound_id)
 
 

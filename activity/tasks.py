@@ -22,3 +22,10 @@ def inbound_process_many(inbound_ids: list[int]) -> None:
     """As `inbound_process`, for several stored rows queued together by the SMTP
     receiver; they are logged as one batch (with any others still waiting)."""
     services.inbound_process_batch(inbound_ids=inbound_ids)
+
+
+@shared_task(name="activity.inbound_requeue_waiting", ignore_result=True)
+def inbound_requeue_waiting() -> None:
+    """Celery beat, every minute: queue again the stored messages whose task was lost
+    (`services.inbound_requeue_waiting`)."""
+    services.inbound_requeue_waiting()

@@ -146,6 +146,13 @@ CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 4
 CELERY_TASK_DEFAULT_QUEUE = env_str("CELERY_QUEUE", "beacon")
+# `beat` in the Procfile runs these.
+CELERY_BEAT_SCHEDULE = {
+    "inbound-requeue-waiting": {
+        "task": "activity.inbound_requeue_waiting",
+        "schedule": 60.0,
+    },
+}
 
 AUTH_PASSWORD_VALIDATORS = [
     {

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import threading
 import time
+from datetime import timedelta
 from typing import Any
 
 import pytest
+from django.utils import timezone
 
-from activity import tasks
+from activity import services, tasks
 from activity.models import InboundEmail, InboundRoute, InboundStatus, LoggedEmail
-from activity.services import inbound_process_batch, inbound_receive
+from activity.services import REQUEUE_AFTER, inbound_process_batch, inbound_receive
 from activity.tests.mail import message, raw
 from crm.models import Contact
 
@@ -173,3 +175,40 @@ def test_the_batch_reads_the_same_recent_open_deals_as_one_contact_would(
     assert found[anna.pk] == contact_recent_open_deals(anna)
     assert len(found[anna.pk]) == RECENT_OPEN_LIMIT
     assert found[other.pk] == []
+
+
+def test_a_message_whose_task_was_lost_is_queued_again_by_the_sweep(
+    alice: Any, anna: Contact
+) -> None:
+    """Stored, its task never ran (queueing failed, Redis restarted): the periodic sweep
+    queues it once it has waited REQUEUE_AFTER; fresh rows and rows already tried wait
+    for their own task or for a super admin."""
+    lost = _stored(raw(message(message_id="<lost@x.example>")))
+    _stored(raw(message(message_id="<fresh@x.example>")))  # its own task is on its way
+    tried = _stored(raw(message(message_id="<tried@x.example>")))
+    long_ago = timezone.now() - REQUEUE_AFTER - timedelta(seconds=1)
+    InboundEmail.objects.filter(pk__in=[lost.pk, tried.pk]).update(received_at=long_ago)
+    InboundEmail.objects.filter(pk=tried.pk).update(attempts=1)
+
+    # Only the lost one is queued (eager here: its task runs at once, and like any
+    # batch task also takes the fresh one, still waiting, along with it).
+    assert services.inbound_requeue_waiting() == 1
+
+    statuses = dict(InboundEmail.objects.values_list("pk", "status"))
+    assert statuses[lost.pk] == InboundStatus.LOGGED
+    assert statuses[tried.pk] == InboundStatus.RECEIVED
+    assert LoggedEmail.objects.filter(message_id="lost@x.example").count() == 1
+    tasks.inbound_requeue_waiting()  # the beat task: nothing left to queue
+    assert InboundEmail.objects.get(pk=tried.pk).status == InboundStatus.RECEIVED
+
+
+def test_the_sweep_runs_every_minute_from_celery_beat() -> None:
+    from django.conf import settings
+
+    [entry] = [
+        e
+        for e in settings.CELERY_BEAT_SCHEDULE.values()
+        if e["task"] == "activity.inbound_requeue_waiting"
+    ]
+    assert entry["schedule"] == 60.0
+    assert "activity.inbound_requeue_waiting" in tasks.inbound_requeue_waiting.app.tasks
