@@ -20,12 +20,13 @@ from dataclasses import dataclass, field
 
 from tracking import lists
 from tracking.conf import conf
-from tracking.models import Kind, Verdict
+from tracking.models import COUNTED_VERDICTS, Kind, Verdict
 
 PREFETCH_PURPOSES = ("prefetch", "preview")
-# Plain strings for the per-hit comparisons (an enum member lookup costs more).
-_OPEN, _CLICK = Kind.OPEN.value, Kind.CLICK.value
-_COUNTED = frozenset((Verdict.HUMAN.value, Verdict.PROXY.value))
+# Plain strings for the per-hit comparisons (an enum member lookup costs more); the
+# ingestor uses them too.
+OPEN, CLICK = Kind.OPEN.value, Kind.CLICK.value
+COUNTED = frozenset(verdict.value for verdict in COUNTED_VERDICTS)
 
 
 # Not frozen: a frozen dataclass's __init__ sets each field through object.__setattr__,
@@ -79,9 +80,9 @@ class History:
     trap_ips: set[tuple[int, str | None]] = field(default_factory=set)
 
     def remember(self, hit: Hit, verdict: str, *, trap: bool) -> None:
-        if verdict in _COUNTED:
+        if verdict in COUNTED:
             self.counted[_repeat_key(hit)].append(hit.at)
-        if hit.kind == _CLICK:
+        if hit.kind == CLICK:
             self.clicks[(hit.email_id, hit.ip)].append((hit.at, hit.link_id))
             if trap:
                 self.trap_ips.add((hit.email_id, hit.ip))
@@ -106,9 +107,9 @@ def _scanner_reason(
         return f"known scanner agent ({needle})"
     if lists.networks("scanner_networks").holds(address):
         return f"known scanner network ({hit.ip})"
-    if hit.kind == _OPEN and (hit.email_id, hit.ip) in history.trap_ips:
+    if hit.kind == OPEN and (hit.email_id, hit.ip) in history.trap_ips:
         return "fetched by an address that followed the trap link"
-    if hit.kind != _CLICK:
+    if hit.kind != CLICK:
         return ""
     seconds = hit.at - facts.sent_at
     if 0 <= seconds < history.scanner_click_seconds:
@@ -155,7 +156,7 @@ def classify(
     if reason:
         return Verdict.SCANNER, reason
     verdict, reason = Verdict.HUMAN, "no machine signal"
-    if hit.kind == _OPEN:
+    if hit.kind == OPEN:
         if lists.networks("apple_mpp_networks").holds(address):
             return (
                 Verdict.APPLE_MPP,

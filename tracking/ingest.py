@@ -28,7 +28,15 @@ from django.db.models import OuterRef, Subquery
 from crm.models import Contact
 from settings_admin.models import BlockedNetwork
 from tracking import lists
-from tracking.classifier import EmailFacts, History, Hit, classify
+from tracking.classifier import (
+    CLICK,
+    COUNTED,
+    OPEN,
+    EmailFacts,
+    History,
+    Hit,
+    classify,
+)
 from tracking.models import (
     COUNTED_VERDICTS,
     Kind,
@@ -43,7 +51,6 @@ SELF_COOKIE_SALT = "tracking.self"
 INSERT_CHUNK = 1000
 _INFERRED_NAMESPACE = uuid.UUID("6f0c5d1e-3b0a-4d7e-9a51-1f3f3c1b8e21")
 _HEX = "0123456789abcdef"
-_OPEN, _CLICK = Kind.OPEN.value, Kind.CLICK.value
 # A fixed PostgreSQL advisory-lock key (ASCII "track" and 1): the ingestor holds it
 # shared while it stores a batch, deletions of an event's parents hold it exclusively.
 EVENT_PARENTS_LOCK = 0x74726163_6B000001
@@ -81,7 +88,7 @@ def parse_hit(raw: Mapping[str, str]) -> tuple[Hit, str, str] | None:
                 ip = socket.inet_ntop(socket.AF_INET6, address[1].to_bytes(16))
         hit = Hit(  # positional: a dataclass's keyword call costs ~1 us more per hit
             hit_id,
-            _OPEN if kind == "o" else _CLICK,
+            OPEN if kind == "o" else CLICK,
             int(raw["e"]),
             link_id,
             at,
@@ -222,7 +229,7 @@ def _history(hits: list[Hit], email_ids: set[int]) -> tuple[History, dict[int, f
     for row in _counted_since(pairs, window_start):
         history.counted[row[:5]].append(row[5].timestamp())
     events = TrackingEvent.objects.filter(email_id__in=email_ids).order_by()
-    clicked = {hit.email_id for hit in hits if hit.kind == _CLICK}
+    clicked = {hit.email_id for hit in hits if hit.kind == CLICK}
     clicks = events.filter(
         email_id__in=clicked,
         kind=Kind.CLICK,
@@ -269,7 +276,7 @@ class EventRow:
 
     @property
     def kind(self) -> str:
-        return _OPEN if self.inferred else self.hit.kind
+        return OPEN if self.inferred else self.hit.kind
 
     @property
     def link_id(self) -> int | None:
@@ -469,8 +476,8 @@ def _carry_over(
     """
     for row in rows:
         hit = row.hit
-        counted = row.verdict in COUNTED_VERDICTS
-        if counted and (row.inferred or hit.kind == _OPEN):
+        counted = row.verdict in COUNTED
+        if counted and (row.inferred or hit.kind == OPEN):
             first = first_opens.get(hit.email_id)
             if first is None or first > hit.at:
                 first_opens[hit.email_id] = hit.at
@@ -504,7 +511,7 @@ def classify_hits(
     for hit, cookie, session_key in items:
         email = emails.get(hit.email_id)
         if email is None or (
-            hit.kind == _CLICK and links.get(hit.link_id or 0) != hit.email_id
+            hit.kind == CLICK and links.get(hit.link_id or 0) != hit.email_id
         ):
             logger.info("hit %s for a deleted email or link: not stored", hit.hit_id)
             continue
@@ -515,10 +522,10 @@ def classify_hits(
             hit, email.facts, history, trap=trap, blocked=blocked
         )
         history.remember(hit, verdict, trap=trap)
-        counted = verdict in COUNTED_VERDICTS
+        counted = verdict in COUNTED
         occurred_at = iso_time(hit.at)
         first = first_opens.get(hit.email_id)
-        if hit.kind == _CLICK and counted and (first is None or first > hit.at):
+        if hit.kind == CLICK and counted and (first is None or first > hit.at):
             # T6: a counted click with no counted open before it implies an open.
             inferred_id = uuid.uuid5(_INFERRED_NAMESPACE, hit.hit_id).hex
             inferred = dataclasses.replace(hit, hit_id=inferred_id)
@@ -534,7 +541,7 @@ def classify_hits(
                 )
             )
             first_opens[hit.email_id] = hit.at
-        if hit.kind == _OPEN and counted and (first is None or first > hit.at):
+        if hit.kind == OPEN and counted and (first is None or first > hit.at):
             first_opens[hit.email_id] = hit.at
         rows.append(
             EventRow(hit, verdict, reason, email.contact_id, occurred_at, trap=trap)
@@ -596,7 +603,7 @@ def _messages(
     counted = [
         (row, stored[row.hit.hit_id])
         for row in rows
-        if row.verdict in COUNTED_VERDICTS and row.hit.hit_id in stored
+        if row.verdict in COUNTED and row.hit.hit_id in stored
     ]
     if not counted:
         return []
