@@ -15,7 +15,7 @@ from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html, format_html_join
 from django.views.decorators.http import require_POST
 
-from config.api import DomainError
+from config.api import Conflict, DomainError
 from settings_admin.models import (
     AccountSettings,
     BlockedNetwork,
@@ -29,6 +29,7 @@ from settings_admin.services import (
     account_bcc_regenerate,
     account_settings_update,
     normalise_never_log_pattern,
+    sending_identity_check,
 )
 
 
@@ -216,6 +217,20 @@ class SendingIdentityForm(forms.ModelForm):
 
     def clean_email(self) -> str:
         return self.cleaned_data["email"].strip().lower()
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        user, email = cleaned.get("user"), cleaned.get("email")
+        if user is not None and email:
+            try:
+                sending_identity_check(user=user, email=email)
+            except Conflict as exc:
+                reasons = {
+                    "identity_exists": "This is the user's own login email already.",
+                    "identity_taken": "This is another user's login email (U2).",
+                }
+                self.add_error("email", ValidationError(reasons[exc.code], exc.code))
+        return cleaned
 
 
 @admin.register(SendingIdentity)

@@ -121,17 +121,24 @@ def never_log_remove(*, entry: NeverLogEntry) -> None:
     entry.delete()
 
 
+def sending_identity_check(*, user: AbstractBaseUser, email: str) -> str:
+    """The address as stored, or Conflict: the user's own login email is an identity
+    already, and another user's would let this user log and track as them (U2).
+    The API's service and the admin's form both ask it."""
+    clean = email.strip().lower()
+    if clean == (getattr(user, "email", "") or "").lower():
+        raise Conflict({"email": clean}, code="identity_exists")
+    User = get_user_model()
+    if User.objects.filter(email__iexact=clean).exclude(pk=user.pk).exists():
+        raise Conflict({"email": clean}, code="identity_taken")
+    return clean
+
+
 @transaction.atomic
 def sending_identity_add(
     *, user: AbstractBaseUser, email: str, kind: str = "alias"
 ) -> SendingIdentity:
-    clean = email.strip().lower()
-    if clean == (getattr(user, "email", "") or "").lower():
-        raise Conflict({"email": clean}, code="identity_exists")
-    # Another user's login email would let this user log and track as them (U2).
-    User = get_user_model()
-    if User.objects.filter(email__iexact=clean).exclude(pk=user.pk).exists():
-        raise Conflict({"email": clean}, code="identity_taken")
+    clean = sending_identity_check(user=user, email=email)
     existing = SendingIdentity.objects.filter(email=clean).first()
     if existing is not None:
         if existing.user_id == user.pk:

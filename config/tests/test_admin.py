@@ -10,7 +10,7 @@ from django.urls import reverse
 from conftest import make_user
 from crm.models import Pipeline, PipelineKind, Stage
 from crm.services import association_create, contact_create, deal_create
-from settings_admin.models import AccountSettings, Seat
+from settings_admin.models import AccountSettings, Seat, SendingIdentity
 from settings_admin.selectors import account_settings_get
 
 CHANGE_URL = "admin:settings_admin_accountsettings_change"
@@ -304,3 +304,27 @@ def test_the_user_admin_sets_the_seat_inline(admin_user: User, bob: User) -> Non
     assert response.status_code == 302, response.content.decode()[:2000]
     own.refresh_from_db()
     assert own.seat == Seat.SALES
+
+
+def test_the_identity_admin_refuses_another_users_login_email(
+    admin_user: User, alice: User, bob: User
+) -> None:
+    """The rule the API's service enforces (U2) holds in the admin too: bob given
+    alice's address as an alias could log and track as her."""
+    client = client_for(admin_user)
+    add = reverse("admin:settings_admin_sendingidentity_add")
+    response = client.post(add, {"user": bob.pk, "email": alice.email, "kind": "alias"})
+    assert response.status_code == 200
+    assert "another user&#x27;s login email" in response.content.decode()
+    own = client.post(
+        add, {"user": bob.pk, "email": bob.email.upper(), "kind": "alias"}
+    )
+    assert own.status_code == 200
+    assert not SendingIdentity.objects.exists()
+    fine = client.post(
+        add, {"user": bob.pk, "email": "Bob@Sales.Example", "kind": "alias"}
+    )
+    assert fine.status_code == 302
+    assert list(SendingIdentity.objects.values_list("user", "email")) == [
+        (bob.pk, "bob@sales.example")
+    ]
