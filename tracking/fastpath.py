@@ -185,9 +185,11 @@ def hit_fields(scope: Scope, kind: str, email_id: int, link_id: int | None) -> H
         cookies = _cookies(headers[b"cookie"])
         self_cookie = cookies.get(conf("TRACKING_SELF_COOKIE"), "")
         session = cookies.get(settings.SESSION_COOKIE_NAME, "")
+        # The signed cookie names the user alone; the session key (a credential) only
+        # travels when there is no cookie to go by.
         if self_cookie:
             hit["sc"] = self_cookie[:200]
-        if session:
+        elif session:
             hit["ss"] = session[:100]
     return hit
 

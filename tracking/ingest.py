@@ -45,20 +45,15 @@ from tracking.models import (
     TrackingEvent,
 )
 from tracking.notifications import notify_tracking_events, tracking_event_payload
+from tracking.tokens import self_cookie_signer
 
 logger = logging.getLogger(__name__)
-SELF_COOKIE_SALT = "tracking.self"
 INSERT_CHUNK = 1000
 _INFERRED_NAMESPACE = uuid.UUID("6f0c5d1e-3b0a-4d7e-9a51-1f3f3c1b8e21")
 _HEX = "0123456789abcdef"
 # A fixed PostgreSQL advisory-lock key (ASCII "track" and 1): the ingestor holds it
 # shared while it stores a batch, deletions of an event's parents hold it exclusively.
 EVENT_PARENTS_LOCK = 0x74726163_6B000001
-
-
-def self_cookie_signer() -> signing.Signer:
-    """Signs the `self` cookie's user id (set by tracking.middleware)."""
-    return signing.get_cookie_signer(salt=SELF_COOKIE_SALT)
 
 
 def _as_int(value: str | None) -> int | None:
@@ -100,9 +95,16 @@ def parse_hit(raw: Mapping[str, str]) -> tuple[Hit, str, str] | None:
             address,
         )
     except (KeyError, ValueError, TypeError) as exc:
-        logger.error("malformed hit %r: %s", dict(raw), exc)
+        logger.error("malformed hit %r: %s", _loggable(raw), exc)
         return None
     return hit, raw.get("sc", ""), raw.get("ss", "")
+
+
+def _loggable(raw: object) -> object:
+    """A wire hit for the log, without its cookie and session key (credentials)."""
+    if isinstance(raw, Mapping):
+        return {key: value for key, value in raw.items() if key not in ("sc", "ss")}
+    return raw
 
 
 @lru_cache(maxsize=4096)

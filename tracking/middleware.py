@@ -9,7 +9,7 @@ from django.core import signing
 from django.http import HttpRequest, HttpResponse
 
 from tracking.conf import conf
-from tracking.ingest import self_cookie_signer
+from tracking.tokens import self_cookie_signer
 
 ONE_YEAR = 365 * 24 * 3600
 

@@ -14,6 +14,7 @@ import hmac
 from functools import lru_cache
 
 from django.conf import settings
+from django.core import signing
 
 MAC_BYTES = 12  # 96 bits
 MAX_TOKEN_CHARS = 64
@@ -117,3 +118,12 @@ def pixel_url(email_id: int) -> str:
 
 def click_url(email_id: int, link_id: int) -> str:
     return f"{settings.PUBLIC_BASE_URL}/t/c/{click_token(email_id, link_id)}"
+
+
+SELF_COOKIE_SALT = "tracking.self"
+
+
+def self_cookie_signer() -> signing.Signer:
+    """Signs the `self` cookie's user id: set by tracking.middleware on signed-in
+    users' browsers, read back by the ingestor to give their own hits `self` (T5)."""
+    return signing.get_cookie_signer(salt=SELF_COOKIE_SALT)

@@ -10,9 +10,10 @@ from django.test import Client
 
 from crm.models import Contact
 from settings_admin.models import BlockedNetwork
-from tracking.ingest import ingest_hits, self_cookie_signer
+from tracking.ingest import ingest_hits
 from tracking.models import Kind, TrackedEmail, TrackingEvent, Verdict
 from tracking.tests.conftest import make_contact, raw_hit, register
+from tracking.tokens import self_cookie_signer
 
 CHROME = (
     "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "

@@ -62,11 +62,12 @@ def test_a_hit_classified_before_its_contact_was_deleted_is_stored_without_it(
 
 
 def test_malformed_hits_are_dropped_and_the_rest_of_the_batch_is_stored(
-    email: TrackedEmail,
+    email: TrackedEmail, caplog: Any
 ) -> None:
     good = raw_hit(email)
-    bad = [
-        {**raw_hit(email), "h": "not-a-hit-id"},
+    bad: list[Any] = [
+        "not a hit at all",
+        {**raw_hit(email), "h": "not-a-hit-id", "ss": "secret-session-key"},
         {**raw_hit(email), "t": "nan"},
         {**raw_hit(email), "ip": "300.1.2.3"},
         {**raw_hit(email), "k": "x"},
@@ -75,6 +76,8 @@ def test_malformed_hits_are_dropped_and_the_rest_of_the_batch_is_stored(
     ]
     assert ingest_hits([*bad, good]) == 1
     assert TrackingEvent.objects.get().hit_id.hex == good["h"]
+    assert caplog.text.count("malformed hit") == len(bad)
+    assert "secret-session-key" not in caplog.text  # a credential stays out of logs
 
 
 def test_agents_with_copy_special_characters_are_stored_as_they_came(

@@ -169,3 +169,24 @@ def test_with_redis_down_the_image_and_the_redirect_still_answer(
     )
     assert (pixel.status, pixel.body) == (200, GIF)
     assert (click.status, click.headers["location"]) == (302, link.url)
+
+
+def test_the_session_key_travels_only_when_there_is_no_self_cookie() -> None:
+    """The signed cookie names the user; a session key is a credential, carried on the
+    stream only when nothing else can tell the sender's own browser (T5)."""
+    from django.conf import settings
+
+    from tracking.conf import conf
+    from tracking.fastpath import hit_fields
+
+    def hit(cookie: str) -> dict[str, str]:
+        scope = {"method": "GET", "client": ("198.51.100.7", 1), "headers": [
+            (b"cookie", cookie.encode()),
+        ]}  # fmt: skip
+        return hit_fields(scope, "o", 1, None)
+
+    session = f"{settings.SESSION_COOKIE_NAME}=s3cr3t"
+    own = f"{conf('TRACKING_SELF_COOKIE')}=signed-id"
+    both = hit(f"{session}; {own}")
+    assert (both.get("sc"), "ss" in both) == ("signed-id", False)
+    assert hit(session).get("ss") == "s3cr3t"

@@ -14,10 +14,11 @@ from asgiref.sync import async_to_sync, sync_to_async
 from channels.layers import get_channel_layer
 from django.contrib.auth.models import User
 
-from tracking.ingest import ingest_hits, self_cookie_signer
+from tracking.ingest import ingest_hits
 from tracking.models import TrackedEmail, TrackingEvent
 from tracking.notifications import BackgroundNotifier, user_group_name
 from tracking.tests.conftest import make_contact, raw_hit, register
+from tracking.tokens import self_cookie_signer
 
 BARRACUDA = "Mozilla/5.0 (compatible; Barracuda Sentinel (EE))"
 
