@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -156,10 +155,6 @@ def never_log_filter(emails: Iterable[str], user: AbstractBaseUser | None) -> se
     }
 
 
-def is_never_logged(email: str, user: AbstractBaseUser | None) -> bool:
-    return bool(never_log_filter([email], user))
-
-
 def sending_identity_user(email: str) -> AbstractBaseUser | None:
     """The user who may send from `email`: their login email, an inbox or an alias (U2)."""
     email = email.strip().lower()
@@ -184,11 +179,10 @@ def sending_addresses(user: AbstractBaseUser) -> list[str]:
     return addresses
 
 
-def blocked_networks() -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
-    return [
-        ipaddress.ip_network(cidr, strict=False)
-        for cidr in BlockedNetwork.objects.values_list("cidr", flat=True)
-    ]
+def blocked_networks() -> list[str]:
+    """The account's blocked networks (S8) as CIDR strings: the tracking classifier
+    gives hits from them the verdict `blocked_ip`."""
+    return list(BlockedNetwork.objects.values_list("cidr", flat=True))
 
 
 def account_settings_get_for_user(

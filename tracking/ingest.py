@@ -26,7 +26,7 @@ from django.db import connection, connections, transaction
 from django.db.models import OuterRef, Subquery
 
 from crm.models import Contact
-from settings_admin.models import BlockedNetwork
+from settings_admin.selectors import blocked_networks
 from tracking import lists
 from tracking.classifier import (
     CLICK,
@@ -505,7 +505,7 @@ def classify_hits(
         links[pk] = email_id
         if is_trap:
             traps.add(pk)
-    blocked = lists.NetworkSet(BlockedNetwork.objects.values_list("cidr", flat=True))
+    blocked = lists.NetworkSet(blocked_networks())
     sessions = _session_users({key for _, _, key in items if key})
     history, first_opens = _history([hit for hit, _, _ in items], set(emails))
     _carry_over(history, first_opens, in_flight)

@@ -115,26 +115,29 @@ def _unique(addresses: Sequence[str]) -> list[str]:
 
 
 def _tracked_html(email: TrackedEmail, source: str) -> str:
+    # T1: links are rewritten for sales seats only (U1). T7: the trap link goes into
+    # every tracked email; a scanner that follows it also marks its own pixel fetches.
+    found = rewriting.find_links(source) if email.track_clicks else []
+    trap_position = max((f.position for f in found), default=0) + 1
+    *links, trap = TrackedLink.objects.bulk_create(
+        [TrackedLink(email=email, position=f.position, url=f.url) for f in found]
+        + [
+            TrackedLink(
+                email=email,
+                position=trap_position,
+                url=f"{settings.PUBLIC_BASE_URL}/",
+                is_trap=True,
+            )
+        ]
+    )
     html = source
-    if email.track_clicks:  # T1: sales seats only (U1)
-        found = rewriting.find_links(source)
-        links = TrackedLink.objects.bulk_create(
-            [TrackedLink(email=email, position=f.position, url=f.url) for f in found]
-        )
+    if found:
         by_position = {link.position: link for link in links}
         html = rewriting.rewrite_links(
             source,
             found,
             lambda f: tokens.click_url(email.pk, by_position[f.position].pk),
         )
-    # T7: the trap link goes into every tracked email; a scanner that follows it also
-    # marks its own pixel fetches.
-    trap = TrackedLink.objects.create(
-        email=email,
-        position=TrackedLink.objects.filter(email=email).count() + 1,
-        url=f"{settings.PUBLIC_BASE_URL}/",
-        is_trap=True,
-    )
     markup = rewriting.trap_markup(tokens.click_url(email.pk, trap.pk))
     markup += rewriting.pixel_markup(tokens.pixel_url(email.pk))
     return rewriting.insert_before_body_end(html, markup)
