@@ -11,7 +11,6 @@ from datetime import datetime
 from typing import IO, Any
 
 import nh3
-from django.contrib.auth.models import User
 from django.core.files import File
 from django.db.models import Q, QuerySet
 from django.http import FileResponse
@@ -41,7 +40,7 @@ from activity.selectors import (
     thread_emails,
     timeline_queryset,
 )
-from config.api import StrictSerializer
+from config.api import StrictSerializer, caller
 
 MAX_RAW_BYTES = 80 * 1024 * 1024
 COPY_CHUNK = 256 * 1024
@@ -179,12 +178,6 @@ class TimelinePageSerializer(serializers.Serializer):
     results = LoggedEmailSerializer(many=True)
 
 
-def _user(request: Request) -> User:
-    # Every view here requires authentication (the default permission class).
-    assert isinstance(request.user, User)
-    return request.user
-
-
 # -- inbound ----------------------------------------------------------------------------
 
 
@@ -217,7 +210,7 @@ class InboundCreateApi(APIView):
             raise ParseError("Send one raw message as message/rfc822.")
         try:
             inbound = services.inbound_receive(
-                route=InboundRoute.API, raw=raw, posted_by=_user(request)
+                route=InboundRoute.API, raw=raw, posted_by=caller(request)
             )
         finally:
             raw.close()
@@ -279,7 +272,7 @@ class LoggedEmailDetailApi(APIView):
     @extend_schema(responses={204: None}, operation_id="logged_email_delete")
     def delete(self, request: Request, pk: int) -> Response:
         email = logged_email_get_for_user(request.user, pk, write=True)
-        services.logged_email_delete(email=email, actor=_user(request))
+        services.logged_email_delete(email=email, actor=caller(request))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -380,7 +373,7 @@ class LoggedEmailAssociationsApi(APIView):
         if not partial:
             data = {kind: data.get(kind, []) for kind in RECORD_MODELS}
         services.logged_email_associations_set(
-            email=email, actor=_user(request), associations=data
+            email=email, actor=caller(request), associations=data
         )
         return Response(association_ids(email))
 
@@ -409,7 +402,7 @@ class LoggedEmailPinApi(APIView):
 
     def _pin(self, request: Request, pk: int, *, pinned: bool) -> Response:
         email = logged_email_get_for_user(request.user, pk, write=True)
-        services.logged_email_pin(email=email, actor=_user(request), pinned=pinned)
+        services.logged_email_pin(email=email, actor=caller(request), pinned=pinned)
         return Response({"id": email.pk, "is_pinned": email.is_pinned})
 
 

@@ -11,7 +11,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from addin.selectors import ComposeContext, RecipientContext, compose_context
-from config.api import EmailAddressField, StrictSerializer
+from config.api import EmailAddressField, StrictSerializer, caller
 
 
 class RecordSerializer(serializers.Serializer):
@@ -149,9 +149,10 @@ class ComposeContextApi(APIView):
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
+        user = caller(request)
         context = compose_context(
-            user=request.user,  # type: ignore[arg-type]
-            from_address=data.get("from_address") or request.user.email,  # type: ignore[union-attr]
+            user=user,
+            from_address=data.get("from_address") or user.email,
             to=data.get("to", []),
             cc=data.get("cc", []),
             bcc=data.get("bcc", []),

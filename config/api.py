@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import Http404
@@ -178,9 +178,9 @@ PAGE_PARAMETERS = [
 ]
 
 
-def caller(request: Request) -> AbstractBaseUser:
+def caller(request: Request) -> User:
     """The signed-in user (the views' IsAuthenticated permission guarantees one)."""
-    if not isinstance(request.user, AbstractBaseUser):
+    if not isinstance(request.user, User):
         raise NotAllowed("Sign in first.")
     return request.user
 

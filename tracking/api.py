@@ -15,6 +15,7 @@ from config.api import (
     PAGE_PARAMETERS,
     EmailAddressField,
     StrictSerializer,
+    caller,
     paginated,
     paginated_schema,
 )
@@ -127,9 +128,10 @@ class EmailRegisterApi(APIView):
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         values = data.validated_data
+        user = caller(request)
         registered = tracked_email_register(
-            user=request.user,  # type: ignore[arg-type]
-            from_address=values.get("from_address") or request.user.email,  # type: ignore[union-attr]
+            user=user,
+            from_address=values.get("from_address") or user.email,
             to=values["to"],
             cc=values["cc"],
             bcc=values["bcc"],
