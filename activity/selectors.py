@@ -7,13 +7,12 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser, User
-from django.db.models import F, Model, Q, QuerySet, Window
-from django.db.models.functions import RowNumber
+from django.db.models import Model, Q, QuerySet
 from django.shortcuts import get_object_or_404
 
 from activity.models import Attachment, InboundEmail, LoggedEmail
 from config.api import NotAllowed
-from crm.models import Company, Contact, ContactDeal, ContactTicket, Deal, Ticket
+from crm.models import Company, Contact, Deal, Ticket
 from settings_admin.models import AccountSettings
 
 RECORD_MODELS: dict[str, type[Model]] = {
@@ -160,46 +159,3 @@ def records_missing(associations: dict[str, Any]) -> dict[str, list[int]]:
         if wanted - found:
             missing[kind] = sorted(wanted - found)
     return missing
-
-
-def _recent_open_by_contact(
-    link_model: type[Model], record: str, contact_ids: set[int], limit: int
-) -> dict[int, list[Any]]:
-    ranked = (
-        link_model._default_manager.filter(
-            contact_id__in=contact_ids, **{f"{record}__stage__is_closed": False}
-        )
-        .annotate(
-            rank=Window(
-                RowNumber(),
-                partition_by=[F("contact_id")],
-                order_by=[F("created_at").desc(), F("id").desc()],
-            )
-        )
-        .filter(rank__lte=limit)
-        .select_related(record)
-        .order_by("contact_id", "rank")
-    )
-    found: dict[int, list[Any]] = {pk: [] for pk in contact_ids}
-    for link in ranked:
-        found[link.contact_id].append(getattr(link, record))
-    return found
-
-
-def recent_open_deals_by_contact(
-    contact_ids: set[int], limit: int
-) -> dict[int, list[Deal]]:
-    """Each contact's newest open deals, as `contact_recent_open_deals`, in one query."""
-    if not contact_ids:
-        return {}
-    return _recent_open_by_contact(ContactDeal, "deal", contact_ids, limit)
-
-
-def recent_open_tickets_by_contact(
-    contact_ids: set[int], limit: int
-) -> dict[int, list[Ticket]]:
-    """Each contact's newest open tickets, as `contact_recent_open_tickets`, in one
-    query."""
-    if not contact_ids:
-        return {}
-    return _recent_open_by_contact(ContactTicket, "ticket", contact_ids, limit)

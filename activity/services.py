@@ -43,8 +43,6 @@ from activity.selectors import (
     bcc_address_parse,
     can_post_any_inbound,
     is_bcc_domain,
-    recent_open_deals_by_contact,
-    recent_open_tickets_by_contact,
     records_missing,
 )
 from config.api import DomainError
@@ -56,6 +54,8 @@ from crm.selectors import (
     contact_recent_open_deals,
     contact_recent_open_tickets,
     contacts_by_emails,
+    recent_open_deals_by_contact,
+    recent_open_tickets_by_contact,
 )
 from crm.services import DuplicateEmail, contact_create
 from settings_admin.models import AccountSettings

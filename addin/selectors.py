@@ -11,8 +11,8 @@ from django.contrib.auth.models import AbstractBaseUser
 from crm.models import Company, Contact, Deal, Ticket
 from crm.selectors import (
     contact_primary_company,
-    contact_recent_open_deals,
-    contact_recent_open_tickets,
+    recent_open_deals_by_contact,
+    recent_open_tickets_by_contact,
 )
 from settings_admin.selectors import effective_settings, sending_addresses
 from tracking.services import recipient_decisions
@@ -80,6 +80,9 @@ def compose_context(
         user=user, recipients=recipients, track=True, effective=effective
     )
     sender_ok = from_address.strip().lower() in sending_addresses(user)
+    known = {contact.pk for contact in contacts.values()}
+    deals = recent_open_deals_by_contact(known)
+    tickets = recent_open_tickets_by_contact(known)
     rows = []
     for decision in decisions:
         contact = contacts.get(decision.email)
@@ -99,8 +102,8 @@ def compose_context(
         )
         if contact is not None:
             row.company = contact_primary_company(contact)
-            row.deals = contact_recent_open_deals(contact)
-            row.tickets = contact_recent_open_tickets(contact)
+            row.deals = deals[contact.pk]
+            row.tickets = tickets[contact.pk]
         rows.append(row)
     return ComposeContext(
         log_default=effective.log_by_default and sender_ok,

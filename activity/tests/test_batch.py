@@ -155,9 +155,12 @@ def test_the_receivers_enqueuer_queues_waiting_rows_in_one_task(
 def test_the_batch_reads_the_same_recent_open_deals_as_one_contact_would(
     anna: Contact,
 ) -> None:
-    from activity.selectors import recent_open_deals_by_contact
     from crm.models import Pipeline, PipelineKind, Stage
-    from crm.selectors import RECENT_OPEN_LIMIT, contact_recent_open_deals
+    from crm.selectors import (
+        RECENT_OPEN_LIMIT,
+        contact_recent_open_deals,
+        recent_open_deals_by_contact,
+    )
     from crm.services import association_create, deal_create
 
     pipeline = Pipeline.objects.create(name="Sales", kind=PipelineKind.DEAL)

@@ -2,6 +2,8 @@ from __future__ import annotations
 
 import pytest
 from django.contrib.auth.models import User
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
 
 from crm.models import LegalBasis, PipelineKind
@@ -150,3 +152,28 @@ def test_someone_signed_out_cannot_ask(anon_api: APIClient) -> None:
 
     assert response.status_code in (401, 403)
     assert "recipients" not in response.json()
+
+
+def test_its_queries_do_not_grow_with_the_known_recipients(
+    alice_api: APIClient,
+) -> None:
+    """Deals and tickets of every known recipient come in one query each."""
+    pipe = factories.pipeline(PipelineKind.DEAL)
+
+    def known(n: int) -> list[str]:
+        emails = [f"p{n}-{i}@acme.com" for i in range(n)]
+        for email in emails:
+            contact = factories.contact(email)
+            association_create(left=contact, right=factories.deal(pipeline=pipe))
+        return emails
+
+    one, five = known(1), known(5)
+    alice_api.post(URL, {"to": one}, format="json")  # warms per-process caches
+    counts = []
+    for emails in (one, five):
+        with CaptureQueriesContext(connection) as captured:
+            response = alice_api.post(URL, {"to": emails}, format="json")
+        assert response.status_code == 200
+        assert all(len(r["deals"]) == 1 for r in response.json()["recipients"])
+        counts.append(len(captured))
+    assert counts[0] == counts[1]
