@@ -15,12 +15,9 @@ from crm.selectors import (
     recent_open_tickets_by_contact,
 )
 from settings_admin.selectors import effective_settings, sending_addresses
-from tracking.services import recipient_decisions
+from tracking.services import ANONYMOUS_NOTICE, recipient_decisions, unique_addresses
 
 TRACK_LABELS = {True: "Track email opens and clicks", False: "Track email opens"}
-ANONYMOUS_NOTICE = (
-    "This email has more than one recipient, so opens will be reported as “someone”."
-)
 
 
 @dataclass
@@ -53,15 +50,6 @@ class ComposeContext:
     recipients: list[RecipientContext]
 
 
-def _clean(addresses: Sequence[str]) -> list[str]:
-    seen: list[str] = []
-    for address in addresses:
-        address = address.strip().lower()
-        if address and address not in seen:
-            seen.append(address)
-    return seen
-
-
 def compose_context(
     *,
     user: AbstractBaseUser,
@@ -73,7 +61,7 @@ def compose_context(
     effective = effective_settings(user)
     kinds: dict[str, str] = {}
     for kind, addresses in (("to", to), ("cc", cc), ("bcc", bcc)):
-        for address in _clean(addresses):
+        for address in unique_addresses(addresses):
             kinds.setdefault(address, kind)
     recipients = list(kinds)
     tracked, decisions, contacts = recipient_decisions(

@@ -26,13 +26,10 @@ from tracking.selectors import (
     tracked_email_summary,
 )
 from tracking.services import (
+    ANONYMOUS_NOTICE,
     RegisteredEmail,
     tracked_email_mark_sent,
     tracked_email_register,
-)
-
-ANONYMOUS_NOTICE = (
-    "This email has several recipients: opens will be reported as “someone”."
 )
 
 

@@ -105,7 +105,14 @@ def recipient_decisions(
     return tracked, decisions, contacts
 
 
-def _unique(addresses: Sequence[str]) -> list[str]:
+# T2: shown wherever a sender sees that an email will be (or was) tracked anonymously.
+ANONYMOUS_NOTICE = (
+    "This email has more than one recipient, so opens will be reported as “someone”."
+)
+
+
+def unique_addresses(addresses: Sequence[str]) -> list[str]:
+    """Lower-cased, stripped, without blanks or repeats, in their first order."""
     seen: list[str] = []
     for address in addresses:
         clean = address.strip().lower()
@@ -161,8 +168,8 @@ def tracked_email_register(
     """Register an outgoing email: when it is tracked, the HTML to send instead; when it
     is logged, the Log box's registration, whose BCC address the add-in adds (L1a, L5).
     """
-    to, cc, bcc = _unique(to), _unique(cc), _unique(bcc)
-    recipients = _unique([*to, *cc, *bcc])
+    to, cc, bcc = unique_addresses(to), unique_addresses(cc), unique_addresses(bcc)
+    recipients = unique_addresses([*to, *cc, *bcc])
     effective = effective_settings(user)
     tracked, decisions, contacts = recipient_decisions(
         user=user, recipients=recipients, track=track, effective=effective
