@@ -291,6 +291,7 @@ class Batch:
 
     rows: list[EventRow]
     emails: dict[int, EmailRow]
+    link_urls: dict[int, str]  # of the batch's clicked links, for the notifications
 
 
 _COLUMNS = (
@@ -490,19 +491,20 @@ def _carry_over(
 def classify_hits(
     parsed: Iterable[tuple[Hit, str, str]],
     in_flight: Iterable[EventRow] = (),
-) -> tuple[list[EventRow], dict[int, EmailRow]]:
+) -> Batch:
     """Verdicts for a batch; `in_flight`: rows of a batch still being stored."""
     items = sorted(parsed, key=lambda item: item[0].at)
     if not items:
-        return [], {}
+        return Batch([], {}, {})
     emails = _emails({hit.email_id for hit, _, _ in items})
     link_ids = {hit.link_id for hit, _, _ in items if hit.link_id}
     links: dict[int, int] = {}
+    urls: dict[int, str] = {}
     traps: set[int] = set()
-    for pk, email_id, is_trap in TrackedLink.objects.filter(
+    for pk, email_id, is_trap, url in TrackedLink.objects.filter(
         pk__in=link_ids
-    ).values_list("pk", "email_id", "is_trap"):
-        links[pk] = email_id
+    ).values_list("pk", "email_id", "is_trap", "url"):
+        links[pk], urls[pk] = email_id, url
         if is_trap:
             traps.add(pk)
     blocked = lists.NetworkSet(blocked_networks())
@@ -548,7 +550,7 @@ def classify_hits(
         rows.append(
             EventRow(hit, verdict, reason, email.contact_id, occurred_at, trap=trap)
         )
-    return rows, emails
+    return Batch(rows, emails, urls)
 
 
 def _with_self(hit: Hit, user_id: int | None) -> Hit:
@@ -582,8 +584,7 @@ def classify_batch(
     tell yet about that previous batch, so verdicts are those of one batch after the other.
     """
     parsed = [item for item in map(parse_hit, raw_hits) if item is not None]
-    rows, emails = classify_hits(parsed, in_flight.rows if in_flight else ())
-    return Batch(rows, emails)
+    return classify_hits(parsed, in_flight.rows if in_flight else ())
 
 
 def store_batch(batch: Batch, *, notify: Notify = notify_tracking_events) -> int:
@@ -593,30 +594,24 @@ def store_batch(batch: Batch, *, notify: Notify = notify_tracking_events) -> int
     """
     with transaction.atomic():
         rows, stored = _insert(batch.rows) if batch.rows else ([], {})
-        messages = _messages(rows, stored, batch.emails)
+        messages = _messages(rows, stored, batch)
         if messages:
             transaction.on_commit(lambda: notify(messages))
     return len(stored)
 
 
 def _messages(
-    rows: list[EventRow], stored: dict[str, int], emails: dict[int, EmailRow]
+    rows: list[EventRow], stored: dict[str, int], batch: Batch
 ) -> list[tuple[int, dict[str, Any]]]:
+    """The counted events newly stored, as (sender id, notification payload)."""
     counted = [
         (row, stored[row.hit.hit_id])
         for row in rows
         if row.verdict in COUNTED and row.hit.hit_id in stored
     ]
-    if not counted:
-        return []
-    urls = dict(
-        TrackedLink.objects.filter(
-            pk__in={row.link_id for row, _ in counted if row.link_id}
-        ).values_list("pk", "url")
-    )
     messages = []
     for row, event_id in counted:
-        email = emails[row.hit.email_id]
+        email = batch.emails[row.hit.email_id]
         link_id = row.link_id
         payload = tracking_event_payload(
             event_id=event_id,
@@ -625,7 +620,7 @@ def _messages(
             kind=row.kind,
             verdict=row.verdict,
             contact_name=email.contact_name,
-            link_url=urls.get(link_id) if link_id else None,
+            link_url=batch.link_urls.get(link_id) if link_id else None,
             occurred_at=row.occurred_at,
             inferred=row.inferred,
         )

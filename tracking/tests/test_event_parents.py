@@ -156,3 +156,33 @@ def test_a_batch_holding_hits_already_stored_stores_and_notifies_only_the_new_on
             hit_id__in=[hit["h"] for hit in fresh]
         ).values_list("pk", flat=True)
     )
+
+
+def test_a_batch_costs_the_same_queries_whatever_its_size(
+    email: TrackedEmail, django_capture_on_commit_callbacks: Any
+) -> None:
+    """Classify, store and notify read per batch, never per hit or per link."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    links = list(email.links.filter(is_trap=False))
+
+    def batch(n: int, base: int) -> list[dict[str, str]]:
+        return [
+            raw_hit(email, link_id=links[i % len(links)].pk, ip=f"198.51.{base}.{i}")
+            for i in range(n)
+        ]
+
+    counts = []
+    for n, base in ((2, 1), (20, 2)):
+        notified: list[Any] = []
+        with (
+            CaptureQueriesContext(connection) as captured,
+            django_capture_on_commit_callbacks(execute=True),
+        ):
+            assert ingest_hits(batch(n, base), notify=notified.extend) >= n
+        assert notified and all(
+            p["link_url"] for _, p in notified if p["kind"] == "click"
+        )
+        counts.append(len(captured))
+    assert counts[0] == counts[1]
