@@ -48,6 +48,12 @@ class CompanyForm(forms.ModelForm):
 class StageInPipelineForm(forms.ModelForm):
     """Deals and tickets: the stage must be one of the chosen pipeline's (R3)."""
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # A stage's label names its pipeline: load them together for the dropdown.
+        field = self.fields["stage"]
+        field.queryset = field.queryset.select_related("pipeline")  # type: ignore[attr-defined]
+
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}
         pipeline, stage = cleaned.get("pipeline"), cleaned.get("stage")
@@ -199,7 +205,7 @@ class StageAdmin(admin.ModelAdmin):
 class DealAdmin(admin.ModelAdmin):
     form = DealForm
     list_display = ["name", "pipeline", "stage", "amount", "close_date", "owner"]
-    list_select_related = ["pipeline", "stage", "owner"]
+    list_select_related = ["pipeline", "stage__pipeline", "owner"]
     search_fields = ["name"]
     list_filter = ["pipeline", "stage", "stage__is_closed", "owner"]
     autocomplete_fields = ["owner"]
@@ -211,7 +217,7 @@ class DealAdmin(admin.ModelAdmin):
 class TicketAdmin(admin.ModelAdmin):
     form = TicketForm
     list_display = ["subject", "pipeline", "stage", "priority", "owner", "created_at"]
-    list_select_related = ["pipeline", "stage", "owner"]
+    list_select_related = ["pipeline", "stage__pipeline", "owner"]
     search_fields = ["subject"]
     list_filter = ["pipeline", "stage", "stage__is_closed", "priority", "owner"]
     autocomplete_fields = ["owner"]

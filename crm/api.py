@@ -47,7 +47,7 @@ from crm.models import (
 
 User = get_user_model()
 
-# Shared API plumbing: pagination of APIView lists, the error shape in the schema.
+# Fields several input serializers share (the API plumbing itself is config/api.py).
 
 
 def _owner_field() -> serializers.PrimaryKeyRelatedField[Any]:
@@ -866,7 +866,10 @@ class CompanyContactListApi(APIView):
         tags=["associations"],
         summary="The contacts of a company, primary ones first",
         parameters=PAGE_PARAMETERS,
-        responses={200: paginated_schema(OutputSerializer, "CompanyContactLink")},
+        responses={
+            200: paginated_schema(OutputSerializer, "CompanyContactLink"),
+            **ERRORS,
+        },
     )
     def get(self, request: Request, pk: int) -> Response:
         company = selectors.company_get_for_user(request.user, pk)

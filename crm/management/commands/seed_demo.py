@@ -33,7 +33,7 @@ from crm.models import (
     Ticket,
     TicketPriority,
 )
-from crm.selectors import company_get_by_domain, contact_get_by_email
+from crm.selectors import company_get_by_domain, contact_get_by_email, email_domain
 from crm.services import (
     association_create,
     company_create,
@@ -341,7 +341,7 @@ class Command(BaseCommand):
                     legal_basis=plan.legal_basis,
                     marketing_status=plan.marketing_status,
                 )
-            domain = plan.emails[0].rpartition("@")[2]
+            domain = email_domain(plan.emails[0])
             by_domain.setdefault(domain, []).append(contact)
         return by_domain
 
