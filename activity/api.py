@@ -42,7 +42,6 @@ from activity.selectors import (
 )
 from config.api import StrictSerializer, caller
 
-MAX_RAW_BYTES = 80 * 1024 * 1024
 COPY_CHUNK = 256 * 1024
 
 
@@ -62,9 +61,11 @@ class RawMessageParser(BaseParser):
         total = 0
         while stream is not None and (chunk := stream.read(COPY_CHUNK)):
             total += len(chunk)
-            if total > MAX_RAW_BYTES:
+            if total > services.MAX_MESSAGE_BYTES:
                 spool.close()
-                raise ParseError(f"A raw message is at most {MAX_RAW_BYTES} bytes.")
+                raise ParseError(
+                    f"A raw message is at most {services.MAX_MESSAGE_BYTES} bytes."
+                )
             spool.write(chunk)
         if total == 0:
             spool.close()

@@ -91,6 +91,11 @@ class InvalidAssociation(DomainError):
 
 # -- receiving ------------------------------------------------------------------------
 
+# The largest raw message either receiver takes: advertised with EHLO SIZE by the SMTP
+# receiver, the body limit of POST /api/v1/inbound/. A 51 MB attachment (base64 ≈ 70 MB)
+# still fits.
+MAX_MESSAGE_BYTES = 80 * 1024 * 1024
+
 
 def inbound_receive(
     *,
@@ -207,7 +212,7 @@ def inbound_process(
     run = run or _Run()
     try:
         with transaction.atomic():
-            inbound = _locked(inbound_id, force)
+            inbound = _locked(inbound_id)
             if inbound is None or (
                 inbound.status != InboundStatus.RECEIVED and not force
             ):
@@ -322,7 +327,7 @@ def _claim(inbound_ids: Sequence[int], drain: int) -> list[InboundEmail]:
     )
 
 
-def _locked(inbound_id: int, force: bool) -> InboundEmail | None:
+def _locked(inbound_id: int) -> InboundEmail | None:
     return InboundEmail.objects.select_for_update().filter(pk=inbound_id).first()
 
 
@@ -334,7 +339,7 @@ def _save(inbound: InboundEmail) -> None:
 
 @transaction.atomic
 def _record(inbound_id: int, force: bool, outcome: _Outcome) -> InboundEmail | None:
-    inbound = _locked(inbound_id, force)
+    inbound = _locked(inbound_id)
     if inbound is None or (inbound.status != InboundStatus.RECEIVED and not force):
         return inbound  # Another worker finished it meanwhile.
     parsed = outcome.parsed
@@ -517,8 +522,9 @@ class _Run:
     def contact_created(self, address: str, contact: Contact) -> None:
         if self.contacts is not None:
             self.contacts[address] = contact
-            self.deals[contact.pk] = contact_recent_open_deals(contact)
-            self.tickets[contact.pk] = contact_recent_open_tickets(contact)
+            # Just created: linked to a company at most, to no deal or ticket yet.
+            self.deals[contact.pk] = []
+            self.tickets[contact.pk] = []
 
     def recent_open_deals(self, contact: Contact) -> list[Deal]:
         if contact.pk in self.deals:
@@ -947,8 +953,7 @@ def logged_email_associations_set(
     if missing:
         raise InvalidAssociation(missing)
     for kind, ids in associations.items():
-        model = RECORD_MODELS[kind]
-        getattr(email, kind).set(list(model._default_manager.filter(pk__in=ids)))
+        getattr(email, kind).set(ids)  # records_missing has checked they all exist
     return email
 
 

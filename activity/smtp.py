@@ -30,7 +30,12 @@ from django.db import close_old_connections, connection
 
 from activity.models import InboundRoute
 from activity.selectors import bcc_address_parse
-from activity.services import BATCH_SIZE, inbound_enqueue_many, inbound_receive
+from activity.services import (
+    BATCH_SIZE,
+    MAX_MESSAGE_BYTES,
+    inbound_enqueue_many,
+    inbound_receive,
+)
 from settings_admin.models import AccountSettings
 from settings_admin.selectors import account_settings_get
 
@@ -38,8 +43,6 @@ log = logging.getLogger(__name__)
 # aiosmtpd logs every SMTP command at INFO: too much for a receiver under load.
 logging.getLogger("mail.log").setLevel(logging.WARNING)
 
-# Advertised with EHLO SIZE: a 51 MB attachment (base64 ≈ 70 MB) still fits.
-MAX_MESSAGE_BYTES = 80 * 1024 * 1024
 # Threads storing messages; each holds one database connection.
 STORE_THREADS = 2
 # How often a storing thread checks its connection (age, health) between messages.

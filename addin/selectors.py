@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
 
@@ -107,9 +106,3 @@ def compose_context(
         associate=effective.associate,
         recipients=rows,
     )
-
-
-def record_brief(record: Any) -> dict[str, Any] | None:
-    if record is None:
-        return None
-    return {"id": record.pk, "name": str(record)}
