@@ -43,11 +43,14 @@ class InvalidNeverLogPattern(DomainError):
     code = "invalid_never_log_pattern"
 
 
+def _account_for_update() -> AccountSettings:
+    """The account's one row, locked until the caller's transaction ends."""
+    return AccountSettings.objects.select_for_update().get(pk=account_settings_get().pk)
+
+
 @transaction.atomic
 def account_settings_update(*, data: dict[str, Any]) -> AccountSettings:
-    account = AccountSettings.objects.select_for_update().get(
-        pk=account_settings_get().pk
-    )
+    account = _account_for_update()
     for field, value in data.items():
         setattr(account, field, value)
     try:
@@ -61,9 +64,7 @@ def account_settings_update(*, data: dict[str, Any]) -> AccountSettings:
 @transaction.atomic
 def account_bcc_regenerate() -> AccountSettings:
     """A new unguessable part for the BCC address (S7); the old address stops logging."""
-    account = AccountSettings.objects.select_for_update().get(
-        pk=account_settings_get().pk
-    )
+    account = _account_for_update()
     account.bcc_secret = new_bcc_secret()
     account.save(update_fields=["bcc_secret", "updated_at"])
     return account
