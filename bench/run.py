@@ -220,16 +220,16 @@ def load_python(url: str) -> dict[str, float]:
 
 def hits_accepted(client: Any) -> int:
     """Hits Redis accepted (the fast path counts them beside each XADD)."""
-    from tracking.conf import conf
+    from django.conf import settings
 
-    return int(client.get(f"{conf('TRACKING_STREAM')}:hits") or 0)
+    return int(client.get(f"{settings.TRACKING_STREAM}:hits") or 0)
 
 
 def stream_state(client: Any) -> tuple[int, int, int]:
     """(entries added ever, pending, lag) of the bench stream's consumer group."""
-    from tracking.conf import conf
+    from django.conf import settings
 
-    stream = conf("TRACKING_STREAM")
+    stream = settings.TRACKING_STREAM
     info = client.xinfo_stream(stream)
     groups = client.xinfo_groups(stream)
     if not groups:
@@ -324,10 +324,11 @@ ENTRY_HITS = 1000
 
 def fill_stream(client: Any, email_id: int) -> int:
     """INGEST_HITS synthetic opens from distinct addresses, as the fast path writes them."""
-    from tracking.conf import conf
+    from django.conf import settings
+
     from tracking.fastpath import stream_entry
 
-    stream = conf("TRACKING_STREAM")
+    stream = settings.TRACKING_STREAM
     now = time.time()
     entries = 0
     for start_at in range(0, INGEST_HITS, ENTRY_HITS):

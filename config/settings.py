@@ -112,9 +112,9 @@ else:
     }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+# Set: services mode (Redis streams for hits, channels_redis, a real Celery worker).
+# Unset: embedded mode (hits straight to the database, in-memory layers, eager tasks).
 REDIS_URL = env_str("REDIS_URL")
-# Services mode: Redis streams for hits, channels_redis, a real Celery worker.
-SERVICES_MODE = bool(REDIS_URL)
 # Under REQUIRE_SERVICES a test that needs PostgreSQL or Redis fails instead of skipping.
 REQUIRE_SERVICES = env_bool("REQUIRE_SERVICES", False)
 
@@ -221,7 +221,6 @@ SPECTACULAR_SETTINGS = {
 BEACON_BCC_DOMAIN = env_str("BEACON_BCC_DOMAIN", "bcc.beacon.localhost")
 BEACON_SMTP_HOST = env_str("BEACON_SMTP_HOST", "127.0.0.1")
 BEACON_SMTP_PORT = env_int("BEACON_SMTP_PORT", 2525)
-TRACKING_STREAM = env_str("TRACKING_STREAM", "tracking:hits")
 
 LOGGING = {
     "version": 1,
@@ -237,8 +236,21 @@ if not DEBUG:
     SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", True)
     CSRF_COOKIE_SECURE = env_bool("SECURE_COOKIES", True)
 
-# Tracking (defaults in tracking/conf.py; TRACKING_STREAM is set above).
+# Tracking (T1-T10): the hit stream, the classifier's windows, the ingestor's batches.
+TRACKING_STREAM = env_str("TRACKING_STREAM", "tracking:hits")
+TRACKING_CONSUMER_GROUP = env_str("TRACKING_CONSUMER_GROUP", "tracking-ingest")
+# The signed cookie that marks a signed-in Beacon user's browser (verdict `self`).
+TRACKING_SELF_COOKIE = env_str("TRACKING_SELF_COOKIE", "beacon_self")
+# T5 `duplicate`: the same open/click from the same IP and agent within this window.
 TRACKING_DUPLICATE_SECONDS = env_int("TRACKING_DUPLICATE_SECONDS", 60)
+# T7: clicks this soon after Sent are a gateway scanning the message.
 TRACKING_SCANNER_CLICK_SECONDS = env_int("TRACKING_SCANNER_CLICK_SECONDS", 10)
+# T7: different links of one email clicked from one IP within this many seconds.
 TRACKING_BURST_SECONDS = env_int("TRACKING_BURST_SECONDS", 2)
+# Stream entries per ingest batch, at most; each entry is one batch of hits from the
+# fast path (1 to 2,000 hits).
 TRACKING_INGEST_ENTRIES = env_int("TRACKING_INGEST_ENTRIES", 200)
+# Hits per ingest batch: reading stops once this many are in hand.
+TRACKING_INGEST_HITS = env_int("TRACKING_INGEST_HITS", 5000)
+# A hit pending this long on a consumer is taken over by another (crash recovery).
+TRACKING_CLAIM_IDLE_MS = env_int("TRACKING_CLAIM_IDLE_MS", 30_000)

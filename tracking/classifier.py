@@ -18,8 +18,9 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 
+from django.conf import settings
+
 from tracking import lists
-from tracking.conf import conf
 from tracking.models import COUNTED_VERDICTS, Kind, Verdict
 
 PREFETCH_PURPOSES = ("prefetch", "preview")
@@ -63,13 +64,13 @@ class History:
     """
 
     duplicate_window: float = field(
-        default_factory=lambda: float(conf("TRACKING_DUPLICATE_SECONDS"))
+        default_factory=lambda: float(settings.TRACKING_DUPLICATE_SECONDS)
     )
     burst_window: float = field(
-        default_factory=lambda: float(conf("TRACKING_BURST_SECONDS"))
+        default_factory=lambda: float(settings.TRACKING_BURST_SECONDS)
     )
     scanner_click_seconds: float = field(
-        default_factory=lambda: float(conf("TRACKING_SCANNER_CLICK_SECONDS"))
+        default_factory=lambda: float(settings.TRACKING_SCANNER_CLICK_SECONDS)
     )
     counted: dict[tuple[object, ...], list[float]] = field(
         default_factory=lambda: defaultdict(list)

@@ -24,7 +24,6 @@ from asgiref.sync import sync_to_async
 from django.conf import settings
 
 from tracking import tokens
-from tracking.conf import conf
 
 logger = logging.getLogger(__name__)
 
@@ -183,7 +182,7 @@ def hit_fields(scope: Scope, kind: str, email_id: int, link_id: int | None) -> H
         hit["p"] = purpose[:100]
     if b"cookie" in headers:
         cookies = _cookies(headers[b"cookie"])
-        self_cookie = cookies.get(conf("TRACKING_SELF_COOKIE"), "")
+        self_cookie = cookies.get(settings.TRACKING_SELF_COOKIE, "")
         session = cookies.get(settings.SESSION_COOKIE_NAME, "")
         # The signed cookie names the user alone; the session key (a credential) only
         # travels when there is no cookie to go by.
@@ -205,7 +204,7 @@ class TrackingApp:
         if self._sink is None:
             if settings.REDIS_URL:
                 self._sink = GroupCommit(
-                    StreamWriter(settings.REDIS_URL, conf("TRACKING_STREAM"))
+                    StreamWriter(settings.REDIS_URL, settings.TRACKING_STREAM)
                 )
             else:
                 self._sink = GroupCommit(database_writer)

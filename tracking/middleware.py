@@ -8,7 +8,6 @@ from django.conf import settings
 from django.core import signing
 from django.http import HttpRequest, HttpResponse
 
-from tracking.conf import conf
 from tracking.tokens import self_cookie_signer
 
 ONE_YEAR = 365 * 24 * 3600
@@ -29,7 +28,7 @@ class SelfCookieMiddleware:
         user = getattr(request, "user", None)
         if user is None or not user.is_authenticated:
             return response
-        name = conf("TRACKING_SELF_COOKIE")
+        name = settings.TRACKING_SELF_COOKIE
         current = request.COOKIES.get(name, "")
         try:
             if current and self_cookie_signer().unsign(current) == str(user.pk):

@@ -19,9 +19,9 @@ from typing import Any
 
 import orjson
 import redis
+from django.conf import settings
 from django.db import close_old_connections, connection
 
-from tracking.conf import conf
 from tracking.ingest import Batch, Notify, classify_batch, ingest_hits, store_batch
 from tracking.notifications import BackgroundNotifier, notify_tracking_events
 
@@ -67,17 +67,15 @@ class StreamIngestor:
         claim_idle_ms: int | None = None,
     ) -> None:
         self.client = redis.Redis.from_url(redis_url)
-        self.stream = stream or conf("TRACKING_STREAM")
-        self.group = group or conf("TRACKING_CONSUMER_GROUP")
+        self.stream = stream or settings.TRACKING_STREAM
+        self.group = group or settings.TRACKING_CONSUMER_GROUP
         self.consumer = consumer
-        self.batch = batch or conf(
-            "TRACKING_INGEST_ENTRIES"
-        )  # entries per batch, at most
+        self.batch = batch or settings.TRACKING_INGEST_ENTRIES  # entries, at most
         # Hits per batch: reading stops at the first entry that reaches it.
-        self.batch_hits = batch_hits or conf("TRACKING_INGEST_HITS")
+        self.batch_hits = batch_hits or settings.TRACKING_INGEST_HITS
         self.block_ms = block_ms
         self.claim_idle_ms = (
-            conf("TRACKING_CLAIM_IDLE_MS") if claim_idle_ms is None else claim_idle_ms
+            settings.TRACKING_CLAIM_IDLE_MS if claim_idle_ms is None else claim_idle_ms
         )
         self.stored = 0
         self.acknowledged = 0  # hits

@@ -176,7 +176,6 @@ def test_the_session_key_travels_only_when_there_is_no_self_cookie() -> None:
     stream only when nothing else can tell the sender's own browser (T5)."""
     from django.conf import settings
 
-    from tracking.conf import conf
     from tracking.fastpath import hit_fields
 
     def hit(cookie: str) -> dict[str, str]:
@@ -186,7 +185,7 @@ def test_the_session_key_travels_only_when_there_is_no_self_cookie() -> None:
         return hit_fields(scope, "o", 1, None)
 
     session = f"{settings.SESSION_COOKIE_NAME}=s3cr3t"
-    own = f"{conf('TRACKING_SELF_COOKIE')}=signed-id"
+    own = f"{settings.TRACKING_SELF_COOKIE}=signed-id"
     both = hit(f"{session}; {own}")
     assert (both.get("sc"), "ss" in both) == ("signed-id", False)
     assert hit(session).get("ss") == "s3cr3t"
