@@ -63,7 +63,7 @@ from settings_admin.selectors import (
     EffectiveSettings,
     account_settings_get,
     effective_settings,
-    never_log_pattern_matches,
+    never_log_matches,
     never_log_patterns,
     sending_addresses,
     sending_identity_user,
@@ -491,12 +491,7 @@ class _Run:
         """As settings_admin's `never_log_filter`, with the patterns read once."""
         if user.pk not in self.never:
             self.never[user.pk] = never_log_patterns(user)
-        patterns = self.never[user.pk]
-        return {
-            email.strip().lower()
-            for email in emails
-            if any(never_log_pattern_matches(pattern, email) for pattern in patterns)
-        }
+        return never_log_matches(emails, self.never[user.pk])
 
     def link(self, rows: list[Model]) -> None:
         if not rows:

@@ -147,7 +147,12 @@ def never_log_patterns(user: AbstractBaseUser | None) -> list[str]:
 
 def never_log_filter(emails: Iterable[str], user: AbstractBaseUser | None) -> set[str]:
     """Those of `emails` (lower-cased) that are on the account's or the user's never-log list."""
-    patterns = never_log_patterns(user)
+    return never_log_matches(emails, never_log_patterns(user))
+
+
+def never_log_matches(emails: Iterable[str], patterns: Iterable[str]) -> set[str]:
+    """Those of `emails` (lower-cased) that one of `patterns` matches; for callers that
+    read the patterns once for many checks."""
     return {
         email.strip().lower()
         for email in emails
