@@ -21,7 +21,7 @@ from email.utils import getaddresses, parsedate_to_datetime
 from pathlib import Path
 from typing import IO, Any, BinaryIO
 
-from activity.spool import SPOOL_HEADER, Spooled, spool_message
+from activity.spool import SPOOL_HEADER, Spooled, is_body_part, spool_message
 
 CHUNK = 64 * 1024
 MESSAGE_ID_MAX = 255
@@ -254,13 +254,6 @@ def _spooled(part: Message, spools: Sequence[Spooled]) -> Spooled | None:
     return None
 
 
-def _is_body_candidate(part: Message) -> bool:
-    disposition = (part.get_content_disposition() or "").lower()
-    return part.get_content_type() in ("text/plain", "text/html") and (
-        disposition != "attachment" and not part.get_filename()
-    )
-
-
 def _parts(
     msg: EmailMessage, bodies: Sequence[Message], spools: Sequence[Spooled]
 ) -> list[ParsedPart]:
@@ -268,9 +261,9 @@ def _parts(
     for part in msg.walk():
         if part.is_multipart() or any(part is body for body in bodies):
             continue
-        if part is msg and _is_body_candidate(part):
+        if part is msg and is_body_part(part):
             continue
-        if _is_body_candidate(part) and not part.get("Content-ID"):
+        if is_body_part(part) and not part.get("Content-ID"):
             continue  # An alternative body we did not pick; not an attachment.
         disposition = (part.get_content_disposition() or "").lower()
         content_id = normalise_message_id(_header(part, "Content-ID"))

@@ -15,6 +15,7 @@ import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from email import policy
+from email.message import Message
 from email.parser import BytesHeaderParser
 from pathlib import Path
 from typing import IO, BinaryIO
@@ -99,15 +100,21 @@ def _iter_lines(fp: BinaryIO) -> Iterator[bytes]:
         yield partial
 
 
+def is_body_part(msg: Message) -> bool:
+    """A text part that may be the message's body, not an attachment: the one rule the
+    spooler (which never spools a body) and the parser (which picks the body) share."""
+    disposition = (msg.get_content_disposition() or "").lower()
+    return msg.get_content_type() in ("text/plain", "text/html") and (
+        disposition != "attachment" and not msg.get_filename()
+    )
+
+
 def _is_body_candidate(headers: bytes) -> tuple[bool, str, bytes | None]:
     """(is a text body, transfer encoding, multipart boundary)."""
     msg = BytesHeaderParser(policy=policy.compat32).parsebytes(headers)
     boundary = msg.get_boundary() if msg.get_content_maintype() == "multipart" else None
     encoding = str(msg.get("Content-Transfer-Encoding", "")).strip().lower()
-    disposition = (msg.get_content_disposition() or "").lower()
-    body = msg.get_content_type() in ("text/plain", "text/html") and (
-        disposition != "attachment" and not msg.get_filename()
-    )
+    body = is_body_part(msg)
     return body, encoding, boundary.encode("latin-1", "replace") if boundary else None
 
 
