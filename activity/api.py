@@ -255,13 +255,6 @@ class TimelineApi(APIView):
         )
 
 
-def timeline_view(kind: str) -> Any:
-    view: type[TimelineApi] = type(
-        f"{kind.title()}TimelineApi", (TimelineApi,), {"kind": kind}
-    )
-    return view.as_view()
-
-
 class LoggedEmailDetailApi(APIView):
     @extend_schema(
         responses={200: LoggedEmailSerializer}, operation_id="logged_email_get"

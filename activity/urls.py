@@ -3,6 +3,7 @@ from __future__ import annotations
 from django.urls import URLPattern, URLResolver, path
 
 from activity import api, views
+from activity.selectors import RECORD_MODELS
 
 # Mounted under /api/v1/ by config/urls.py.
 api_urlpatterns: list[URLPattern | URLResolver] = [
@@ -11,10 +12,10 @@ api_urlpatterns: list[URLPattern | URLResolver] = [
     *[
         path(
             f"{kind}/<int:pk>/timeline/",
-            api.timeline_view(kind),
+            api.TimelineApi.as_view(kind=kind),
             name=f"{kind}-timeline",
         )
-        for kind in ("contacts", "companies", "deals", "tickets")
+        for kind in RECORD_MODELS
     ],
     path(
         "logged-emails/<int:pk>/",
