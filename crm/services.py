@@ -11,20 +11,21 @@ from django.db import IntegrityError, transaction
 from config.api import DomainError
 from crm.models import (
     Company,
-    CompanyDeal,
-    CompanyTicket,
     Contact,
     ContactCompany,
-    ContactDeal,
     ContactEmail,
     ContactSource,
-    ContactTicket,
     Deal,
     Pipeline,
     Stage,
     Ticket,
 )
-from crm.selectors import company_get_by_domain, email_domain, is_free_mail
+from crm.selectors import (
+    association_model,
+    company_get_by_domain,
+    email_domain,
+    is_free_mail,
+)
 
 
 class DuplicateEmail(DomainError):
@@ -300,21 +301,14 @@ def contact_company_associate(
 
 
 # Pairs that can be associated (R4), by the two record kinds.
-ASSOCIATION_MODELS: dict[tuple[str, str], type[Any]] = {
-    ("contact", "deal"): ContactDeal,
-    ("contact", "ticket"): ContactTicket,
-    ("company", "deal"): CompanyDeal,
-    ("company", "ticket"): CompanyTicket,
-}
-
-
 @transaction.atomic
 def association_create(*, left: Contact | Company, right: Deal | Ticket) -> Any:
     """Contact-deal, contact-ticket, company-deal or company-ticket; idempotent."""
     left_kind = str(left._meta.model_name)
     right_kind = str(right._meta.model_name)
-    model = ASSOCIATION_MODELS[(left_kind, right_kind)]
-    link, _ = model.objects.get_or_create(**{left_kind: left, right_kind: right})
+    model = association_model(left_kind, right_kind)
+    sides: dict[str, Any] = {left_kind: left, right_kind: right}
+    link, _ = model._default_manager.get_or_create(**sides)
     return link
 
 
