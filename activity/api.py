@@ -260,7 +260,7 @@ class LoggedEmailDetailApi(APIView):
         responses={200: LoggedEmailSerializer}, operation_id="logged_email_get"
     )
     def get(self, request: Request, pk: int) -> Response:
-        email = logged_email_get_for_user(request.user, pk)
+        email = logged_email_get_for_user(request.user, pk, details=True)
         return Response(LoggedEmailSerializer(email).data)
 
     @extend_schema(responses={204: None}, operation_id="logged_email_delete")
@@ -327,9 +327,7 @@ class LoggedEmailThreadApi(APIView):
     )
     def get(self, request: Request, pk: int) -> Response:
         email = logged_email_get_for_user(request.user, pk)
-        emails = thread_emails(email).prefetch_related(
-            "contacts", "companies", "deals", "tickets", "attachments"
-        )
+        emails = thread_emails(email)
         return Response(
             {
                 "thread_id": email.thread_id,

@@ -24,13 +24,15 @@ RECORD_MODELS: dict[str, type[Model]] = {
 INBOUND_POST_PERMISSION = "activity.post_raw_inbound"
 
 
+# What LoggedEmailSerializer reads: the associations (ids) and the attachments.
+_DETAILS = ("attachments", *RECORD_MODELS)
+
+
 def logged_emails_with_details() -> QuerySet[LoggedEmail]:
     return (
         LoggedEmail.objects.visible()
         .select_related("sender", "thread")
-        .prefetch_related(
-            "contacts__emails", "companies", "deals", "tickets", "attachments"
-        )
+        .prefetch_related(*_DETAILS)
     )
 
 
@@ -45,7 +47,7 @@ def timeline_queryset(record: Model) -> QuerySet[LoggedEmail]:
         LoggedEmail.objects.visible()
         .filter(**{_link_name(record): record})
         .select_related("sender")
-        .prefetch_related("attachments", *RECORD_MODELS)
+        .prefetch_related(*_DETAILS)
         .order_by("-is_pinned", "-sent_at", "-id")
     )
 
@@ -64,6 +66,7 @@ def thread_emails(email: LoggedEmail) -> QuerySet[LoggedEmail]:
         LoggedEmail.objects.visible()
         .filter(thread_id=email.thread_id)
         .select_related("sender")
+        .prefetch_related(*_DETAILS)
         .order_by("sent_at", "id")
     )
 
@@ -73,13 +76,18 @@ def _can_edit(user: User | AnonymousUser, email: LoggedEmail) -> bool:
 
 
 def logged_email_get_for_user(
-    user: User | AnonymousUser, pk: int, *, write: bool = False
+    user: User | AnonymousUser, pk: int, *, write: bool = False, details: bool = False
 ) -> LoggedEmail:
     """Every signed-in user reads logged email (the CRM is shared); only its sender or a
-    super admin edits, pins or deletes it."""
+    super admin edits, pins or deletes it. `details`: with what the serializer shows."""
     if not user.is_authenticated:
         raise NotAllowed("Sign in to see logged email.", code="not_authenticated")
-    email = get_object_or_404(logged_emails_with_details(), pk=pk)
+    rows = (
+        logged_emails_with_details()
+        if details
+        else LoggedEmail.objects.visible().select_related("sender", "thread")
+    )
+    email = get_object_or_404(rows, pk=pk)
     if write and not _can_edit(user, email):
         raise NotAllowed("Only the sender or a super admin can change this email.")
     return email
