@@ -23,6 +23,7 @@ from config.api import (
     paginated,
     paginated_schema,
 )
+from crm.selectors import contact_get_for_user
 from settings_admin import selectors, services
 from settings_admin.models import (
     MAX_ATTACHMENT_BYTES,
@@ -30,10 +31,12 @@ from settings_admin.models import (
     AccountSettings,
     NeverLogEntry,
     NeverLogScope,
+    NotificationMute,
     Seat,
     SendingIdentityKind,
     UserSettings,
 )
+from tracking.selectors import tracked_email_get_for_user
 
 USER_FIELDS = (
     "log_by_default",
@@ -366,4 +369,94 @@ class IdentityDeleteApi(APIView):
     def delete(self, request: Request, pk: int) -> Response:
         identity = selectors.sending_identity_get_for_user(caller(request), pk)
         services.sending_identity_remove(identity=identity)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class MuteOutput(serializers.Serializer[Any]):
+    id = serializers.IntegerField()
+    contact = serializers.SerializerMethodField(
+        help_text="The muted contact `{id, name}`, or null when an email is muted."
+    )
+    email = serializers.SerializerMethodField(
+        help_text="The muted email `{id, subject}`, or null when a contact is muted."
+    )
+    created_at = serializers.DateTimeField()
+
+    class Meta:
+        ref_name = "NotificationMute"
+
+    def get_contact(self, mute: NotificationMute) -> dict[str, Any] | None:
+        if mute.contact is None:
+            return None
+        return {"id": mute.contact.pk, "name": str(mute.contact)}
+
+    def get_email(self, mute: NotificationMute) -> dict[str, Any] | None:
+        if mute.email is None:
+            return None
+        return {"id": mute.email.pk, "subject": mute.email.subject}
+
+
+class MuteListApi(APIView):
+    class InputSerializer(StrictSerializer):
+        contact = serializers.IntegerField(
+            required=False, help_text="A contact whose opens and clicks never notify."
+        )
+        email = serializers.IntegerField(
+            required=False, help_text="One of the caller's tracked emails to mute."
+        )
+
+        class Meta:
+            ref_name = "NotificationMuteCreate"
+
+        def validate(self, data: dict[str, Any]) -> dict[str, Any]:
+            if ("contact" in data) == ("email" in data):
+                raise serializers.ValidationError(
+                    "Give either a contact or an email.", code="mute_contact_or_email"
+                )
+            return data
+
+    @extend_schema(
+        operation_id="notification_mutes_list",
+        tags=["settings"],
+        summary="The contacts and emails the caller muted (V3)",
+        parameters=PAGE_PARAMETERS,
+        responses={200: paginated_schema(MuteOutput, "NotificationMute"), **ERRORS},
+    )
+    def get(self, request: Request) -> Response:
+        mutes = selectors.notification_mutes_for_user(caller(request))
+        return paginated(request, self, mutes, MuteOutput)
+
+    @extend_schema(
+        operation_id="notification_mutes_create",
+        tags=["settings"],
+        summary="Mute a contact or one of the caller's emails: no more notifications",
+        description="Muting what is muted already answers the same mute. A contact "
+        "the caller cannot see, or an email that is not the caller's, is 404.",
+        request=InputSerializer,
+        responses={201: MuteOutput, **ERRORS},
+    )
+    def post(self, request: Request) -> Response:
+        user = caller(request)
+        serializer = self.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        if "contact" in data:
+            contact = contact_get_for_user(user, data["contact"])
+            mute = services.notification_mute_add(user=user, contact_id=contact.pk)
+        else:
+            email = tracked_email_get_for_user(user, data["email"])
+            mute = services.notification_mute_add(user=user, email_id=email.pk)
+        return Response(MuteOutput(mute).data, status=status.HTTP_201_CREATED)
+
+
+class MuteDeleteApi(APIView):
+    @extend_schema(
+        operation_id="notification_mutes_delete",
+        tags=["settings"],
+        summary="Unmute: notifications of it come again",
+        responses={204: None, **ERRORS},
+    )
+    def delete(self, request: Request, pk: int) -> Response:
+        mute = selectors.notification_mute_get_for_user(caller(request), pk)
+        services.notification_mute_remove(mute=mute)
         return Response(status=status.HTTP_204_NO_CONTENT)

@@ -219,3 +219,55 @@ class BlockedNetwork(models.Model):
             self.cidr = str(ipaddress.ip_network(self.cidr.strip(), strict=False))
         except ValueError as exc:
             raise ValidationError({"cidr": "Not an IP address or range."}) from exc
+
+
+class NotificationMute(models.Model):
+    """A contact or one email whose opens and clicks never notify this user (V3).
+
+    Enforced where notifications are made (tracking.notifications): a muted event is
+    stored and counted as any other, it is only never sent to the user's browsers.
+    """
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="notification_mutes",
+    )
+    contact = models.ForeignKey(
+        "crm.Contact",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="notification_mutes",
+    )
+    email = models.ForeignKey(
+        "tracking.TrackedEmail",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="notification_mutes",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(contact__isnull=True, email__isnull=False)
+                | models.Q(contact__isnull=False, email__isnull=True),
+                name="mute_contact_or_email",
+            ),
+            models.UniqueConstraint(
+                fields=["user", "contact"],
+                condition=models.Q(contact__isnull=False),
+                name="mute_contact_once",
+            ),
+            models.UniqueConstraint(
+                fields=["user", "email"],
+                condition=models.Q(email__isnull=False),
+                name="mute_email_once",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} mutes {self.contact or self.email}"

@@ -17,6 +17,7 @@ from settings_admin.models import (
     BlockedNetwork,
     NeverLogEntry,
     NeverLogScope,
+    NotificationMute,
     Seat,
     SendingIdentity,
     UserSettings,
@@ -229,3 +230,76 @@ def sending_identities_for_user(user: AbstractBaseUser) -> QuerySet[SendingIdent
 def sending_identity_get_for_user(user: AbstractBaseUser, pk: Any) -> SendingIdentity:
     """A user sees and removes only their own sending identities."""
     return get_object_or_404(sending_identities_for_user(user), pk=pk)
+
+
+# Notification preferences (V3).
+
+
+@dataclass(frozen=True)
+class NotificationPreferences:
+    """What a user wants to hear of their tracked emails' opens and clicks."""
+
+    desktop: bool = True
+    muted_contacts: frozenset[int] = frozenset()
+    muted_emails: frozenset[int] = frozenset()
+
+    def mutes(self, *, email_id: int, contact_id: int | None) -> bool:
+        """`contact_id`: the email's contact, None for anonymous emails (T2)."""
+        return email_id in self.muted_emails or (
+            contact_id is not None and contact_id in self.muted_contacts
+        )
+
+
+def notification_preferences(
+    user_ids: Iterable[int],
+) -> dict[int, NotificationPreferences]:
+    """Each user's preferences, in two queries whatever the number of users."""
+    ids = set(user_ids)
+    desktop = dict(
+        UserSettings.objects.filter(user_id__in=ids).values_list(
+            "user_id", "desktop_notifications"
+        )
+    )
+    contacts: dict[int, set[int]] = {user_id: set() for user_id in ids}
+    emails: dict[int, set[int]] = {user_id: set() for user_id in ids}
+    for user_id, contact_id, email_id in NotificationMute.objects.filter(
+        user_id__in=ids
+    ).values_list("user_id", "contact_id", "email_id"):
+        if contact_id is not None:
+            contacts[user_id].add(contact_id)
+        if email_id is not None:
+            emails[user_id].add(email_id)
+    return {
+        user_id: NotificationPreferences(
+            desktop.get(user_id, True),
+            frozenset(contacts[user_id]),
+            frozenset(emails[user_id]),
+        )
+        for user_id in ids
+    }
+
+
+def notification_mutes_for_user(user: AbstractBaseUser) -> QuerySet[NotificationMute]:
+    """The user's own mutes, newest first; never another user's."""
+    return (
+        NotificationMute.objects.filter(user_id=user.pk)
+        .select_related("contact", "email")
+        .order_by("-created_at", "-id")
+    )
+
+
+def notification_mute_get_for_user(user: AbstractBaseUser, pk: Any) -> NotificationMute:
+    """A user sees and removes only their own mutes."""
+    return get_object_or_404(notification_mutes_for_user(user), pk=pk)
+
+
+def notification_mute_of(
+    user: AbstractBaseUser,
+    *,
+    contact_id: int | None = None,
+    email_id: int | None = None,
+) -> NotificationMute | None:
+    """The user's mute of this contact or email, if there is one (for mute buttons)."""
+    if contact_id is not None:
+        return notification_mutes_for_user(user).filter(contact_id=contact_id).first()
+    return notification_mutes_for_user(user).filter(email_id=email_id).first()

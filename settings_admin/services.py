@@ -14,6 +14,7 @@ from settings_admin.models import (
     AccountSettings,
     NeverLogEntry,
     NeverLogScope,
+    NotificationMute,
     SendingIdentity,
     UserSettings,
     new_bcc_secret,
@@ -159,3 +160,30 @@ def sending_identity_add(
 def sending_identity_remove(*, identity: SendingIdentity) -> None:
     """The address can no longer log email or create contacts for its user."""
     identity.delete()
+
+
+@transaction.atomic
+def notification_mute_add(
+    *,
+    user: AbstractBaseUser,
+    contact_id: int | None = None,
+    email_id: int | None = None,
+) -> NotificationMute:
+    """Mute one contact or one email for this user (V3); muting twice is one mute.
+
+    The caller has checked the user may see the contact or owns the email.
+    """
+    if (contact_id is None) == (email_id is None):
+        raise DomainError("Mute a contact or an email.", code="mute_contact_or_email")
+    fields = {"user_id": user.pk, "contact_id": contact_id, "email_id": email_id}
+    try:
+        with transaction.atomic():
+            mute, _ = NotificationMute.objects.get_or_create(**fields)
+    except IntegrityError:  # the same mute made by a concurrent request
+        mute = NotificationMute.objects.get(**fields)
+    return mute
+
+
+@transaction.atomic
+def notification_mute_remove(*, mute: NotificationMute) -> None:
+    mute.delete()

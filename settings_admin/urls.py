@@ -35,6 +35,8 @@ api_urlpatterns: list[URLPattern | URLResolver] = [
         api.IdentityListApi.as_view(),
         name="api-identity-list",
     ),
+    path("settings/mutes/", api.MuteListApi.as_view(), name="api-mute-list"),
+    path("settings/mutes/<int:pk>/", api.MuteDeleteApi.as_view(), name="api-mute"),
     path(
         "settings/identities/<int:pk>/",
         api.IdentityDeleteApi.as_view(),

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from drf_spectacular.utils import extend_schema, extend_schema_serializer
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    extend_schema,
+    extend_schema_serializer,
+)
 from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -12,6 +16,7 @@ from rest_framework.views import APIView
 
 from activity.api import LogAssociationsInputSerializer
 from config.api import (
+    ERRORS,
     PAGE_PARAMETERS,
     EmailAddressField,
     StrictSerializer,
@@ -21,6 +26,8 @@ from config.api import (
 )
 from tracking.models import TrackedEmail
 from tracking.selectors import (
+    latest_event_id,
+    notifications_after,
     tracked_email_events,
     tracked_email_get_for_user,
     tracked_email_summary,
@@ -243,3 +250,80 @@ class EmailEventsApi(APIView):
         email = tracked_email_get_for_user(request.user, pk)
         events = tracked_email_events(email)
         return paginated(request, self, events, self.OutputSerializer)
+
+
+@extend_schema_serializer(component_name="TrackingNotification")
+class NotificationSerializer(serializers.Serializer):
+    """One counted open or click, as the notification socket sends it (T9)."""
+
+    type = serializers.ChoiceField(choices=["tracking.event"])
+    event_id = serializers.IntegerField(help_text="Show each id once.")
+    email_id = serializers.IntegerField(help_text="Its page: /emails/{email_id}/.")
+    subject = serializers.CharField(allow_blank=True)
+    kind = serializers.ChoiceField(choices=["open", "click"])
+    verdict = serializers.ChoiceField(choices=["human", "proxy"])
+    contact = serializers.CharField(
+        help_text='The contact\'s name, or "Someone" for anonymous emails (T2).'
+    )
+    link_url = serializers.CharField(allow_null=True, help_text="Clicks only.")
+    occurred_at = serializers.DateTimeField()
+    inferred = serializers.BooleanField(help_text="An open inferred from a click (T6).")
+    desktop = serializers.BooleanField(
+        help_text="The user wants desktop pop-ups (V3); in-page notices show anyway."
+    )
+
+
+class NotificationsApi(APIView):
+    """Catch-up after a reconnect: what the socket sent, or would have sent, since."""
+
+    class QuerySerializer(serializers.Serializer):
+        after = serializers.IntegerField(min_value=0, required=False)
+        page_size = serializers.IntegerField(min_value=1, max_value=200, default=50)
+
+    @extend_schema_serializer(component_name="NotificationPage")
+    class OutputSerializer(serializers.Serializer):
+        results = NotificationSerializer(many=True)
+        next = serializers.URLField(
+            allow_null=True, help_text="The following page, while more are waiting."
+        )
+        cursor = serializers.IntegerField(
+            help_text="Ask `after=<cursor>` next time (the last event id read, or "
+            "without `after`, the newest event id: where a new browser starts)."
+        )
+
+    @extend_schema(
+        operation_id="notifications_list",
+        summary="The caller's notifications after an event id (catch-up, T9)",
+        description=(
+            "Counted opens and clicks of the caller's tracked emails stored after "
+            "event `after`, oldest first, read from the stored events; muted contacts "
+            "and emails (V3) are left out, as on the socket. Without `after`: no "
+            "results, and the cursor to start from."
+        ),
+        parameters=[
+            OpenApiParameter(
+                "after", int, description="The last event id this browser has seen."
+            ),
+            OpenApiParameter(
+                "page_size", int, description="Notifications per page (max 200)."
+            ),
+        ],
+        responses={200: OutputSerializer, **ERRORS},
+    )
+    def get(self, request: Request) -> Response:
+        query = self.QuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        after: int | None = query.validated_data.get("after")
+        size: int = query.validated_data["page_size"]
+        if after is None:
+            return Response({"results": [], "next": None, "cursor": latest_event_id()})
+        found = notifications_after(caller(request), after=after, limit=size + 1)
+        page, more = found[:size], len(found) > size
+        cursor = page[-1]["event_id"] if page else after
+        next_url = None
+        if more:
+            next_url = request.build_absolute_uri(
+                f"{request.path}?after={cursor}&page_size={size}"
+            )
+        body = {"results": page, "next": next_url, "cursor": cursor}
+        return Response(self.OutputSerializer(body).data)

@@ -44,7 +44,11 @@ from tracking.models import (
     TrackedLink,
     TrackingEvent,
 )
-from tracking.notifications import notify_tracking_events, tracking_event_payload
+from tracking.notifications import (
+    notifiable,
+    notify_tracking_events,
+    tracking_event_payload,
+)
 from tracking.tokens import self_cookie_signer
 
 logger = logging.getLogger(__name__)
@@ -603,16 +607,30 @@ def store_batch(batch: Batch, *, notify: Notify = notify_tracking_events) -> int
 def _messages(
     rows: list[EventRow], stored: dict[str, int], batch: Batch
 ) -> list[tuple[int, dict[str, Any]]]:
-    """The counted events newly stored, as (sender id, notification payload)."""
+    """The counted events newly stored and not muted (V3), as (sender id, payload)."""
     counted = [
         (row, stored[row.hit.hit_id])
         for row in rows
         if row.verdict in COUNTED and row.hit.hit_id in stored
     ]
+    if not counted:
+        return []
+    emails = batch.emails
+    kept, preferences = notifiable(
+        [
+            (
+                emails[row.hit.email_id].facts.sender_id,
+                row.hit.email_id,
+                emails[row.hit.email_id].contact_id,
+            )
+            for row, _ in counted
+        ]
+    )
     messages = []
-    for row, event_id in counted:
-        email = batch.emails[row.hit.email_id]
+    for row, event_id in (counted[position] for position in kept):
+        email = emails[row.hit.email_id]
         link_id = row.link_id
+        sender_id = email.facts.sender_id
         payload = tracking_event_payload(
             event_id=event_id,
             email_id=row.hit.email_id,
@@ -623,6 +641,7 @@ def _messages(
             link_url=batch.link_urls.get(link_id) if link_id else None,
             occurred_at=row.occurred_at,
             inferred=row.inferred,
+            desktop=preferences[sender_id].desktop,
         )
-        messages.append((email.facts.sender_id, payload))
+        messages.append((sender_id, payload))
     return messages

@@ -1,8 +1,11 @@
 """The one place tracking notifications are shaped and sent (T9).
 
 Each counted event becomes a plain JSON payload (`tracking_event_payload`, type
-"tracking.event"). After commit, a batch's payloads go to each sender's channel-layer
-group as ONE group message per sender:
+"tracking.event"), unless the sender muted its contact or its email (V3): such events
+are stored and counted but never sent, live or on catch-up (`notifiable`). Self opens
+and blocked networks (S8) never get here: their verdicts are not counted. After commit,
+a batch's payloads go to each sender's channel-layer group as ONE group message per
+sender:
 
     {"type": "tracking.events", "events": [payload, ...]}
 
@@ -20,6 +23,8 @@ from typing import Any
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
+
+from settings_admin.selectors import NotificationPreferences, notification_preferences
 
 logger = logging.getLogger(__name__)
 EVENT_TYPE = "tracking.event"
@@ -42,11 +47,13 @@ def tracking_event_payload(
     link_url: str | None,
     occurred_at: str,
     inferred: bool,
+    desktop: bool = True,
 ) -> dict[str, Any]:
     """A plain JSON dict; `contact` is "Someone" for anonymous emails (T2).
 
     `occurred_at`: ISO 8601 (tracking.ingest.iso_time), formatted once per event for
-    both the database and this payload.
+    both the database and this payload. `desktop`: whether the sender wants desktop
+    pop-ups (V3); the page shows its in-page notice either way.
     """
     return {
         "type": EVENT_TYPE,
@@ -59,7 +66,22 @@ def tracking_event_payload(
         "link_url": link_url,
         "occurred_at": occurred_at,
         "inferred": inferred,
+        "desktop": desktop,
     }
+
+
+def notifiable(
+    events: list[tuple[int, int, int | None]],
+) -> tuple[list[int], dict[int, NotificationPreferences]]:
+    """Of (sender id, email id, email's contact id or None) triples, the positions of
+    those their sender has not muted (V3), and each sender's preferences."""
+    preferences = notification_preferences({sender for sender, _, _ in events})
+    kept = [
+        position
+        for position, (sender, email_id, contact_id) in enumerate(events)
+        if not preferences[sender].mutes(email_id=email_id, contact_id=contact_id)
+    ]
+    return kept, preferences
 
 
 # Sends in flight at once: enough to overlap round trips, well within the layer's

@@ -10,7 +10,9 @@ from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db.models import Count, Max, Min, Q, QuerySet
 from django.http import Http404
 
+from settings_admin.selectors import notification_preferences
 from tracking.models import COUNTED_VERDICTS, Kind, TrackedEmail, TrackingEvent
+from tracking.notifications import tracking_event_payload
 
 
 def tracked_email_get_for_user(
@@ -74,3 +76,52 @@ def tracked_email_events(email: TrackedEmail) -> QuerySet[TrackingEvent]:
         .select_related("link", "contact")
         .order_by("occurred_at", "id")
     )
+
+
+def notifications_after(
+    user: AbstractBaseUser, *, after: int, limit: int
+) -> list[dict[str, Any]]:
+    """The notifications the user's browsers were sent, or would have been, of events
+    stored after event `after`: oldest first, at most `limit`, read from the stored
+    events (the durable source) with the same mutes (V3) and payload as live ones."""
+    preferences = notification_preferences([user.pk])[user.pk]
+    events = (
+        TrackingEvent.objects.filter(
+            email__sender_id=user.pk, verdict__in=COUNTED_VERDICTS, pk__gt=after
+        )
+        .exclude(email_id__in=preferences.muted_emails)
+        .exclude(
+            email__is_anonymous=False, email__contact_id__in=preferences.muted_contacts
+        )
+        .select_related("email__contact", "link")
+        .order_by("pk")[:limit]
+    )
+    return [
+        tracking_event_payload(
+            event_id=event.pk,
+            email_id=event.email_id,
+            subject=event.email.subject,
+            kind=event.kind,
+            verdict=event.verdict,
+            contact_name=_contact_name(event.email),
+            link_url=event.link.url if event.link else None,
+            occurred_at=event.occurred_at.isoformat(),
+            inferred=event.inferred,
+            desktop=preferences.desktop,
+        )
+        for event in events
+    ]
+
+
+def _contact_name(email: TrackedEmail) -> str:
+    """As the ingestor names it: "" (someone) for anonymous emails (T2)."""
+    if email.is_anonymous or email.contact is None:
+        return ""
+    return f"{email.contact.first_name} {email.contact.last_name}".strip()
+
+
+def latest_event_id() -> int:
+    """Where a browser that has seen nothing yet starts: any event stored later is new
+    to it. The newest id of the whole table (a cursor, not one of the user's events)."""
+    latest = TrackingEvent.objects.order_by("-pk").values_list("pk", flat=True).first()
+    return latest or 0

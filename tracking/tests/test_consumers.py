@@ -18,7 +18,7 @@ from django.contrib.auth.models import User
 from django.test import Client
 
 from config.asgi import application
-from settings_admin.models import BlockedNetwork
+from settings_admin.models import BlockedNetwork, NotificationMute, UserSettings
 from tracking.ingest import ingest_hits
 from tracking.models import TrackedEmail, TrackingEvent
 from tracking.tests.conftest import make_contact, raw_hit, register
@@ -127,6 +127,7 @@ def test_a_signed_in_user_hears_a_counted_open_of_their_own_email(
             "link_url": None,
             "occurred_at": event.occurred_at.isoformat(),
             "inferred": False,
+            "desktop": True,
         }
     ]
 
@@ -215,3 +216,33 @@ def test_what_the_browser_sends_is_ignored(alice: User) -> None:
         return received
 
     assert run(test) == []
+
+
+def test_a_muted_contact_or_email_never_reaches_the_socket(
+    alice: User, proposal: TrackedEmail, ingest: Any
+) -> None:
+    """Mutes (V3) are enforced where notifications are made, not in the browser."""
+    muted_email, _ = register(alice, to=["bo@beta.example"], subject="Muted email")
+    quiet = make_contact("carl@gamma.example", first_name="Carl")
+    of_quiet, _ = register(alice, to=["carl@gamma.example"], subject="To Carl")
+    heard, _ = register(alice, to=["a@x.example", "b@x.example"], subject="Heard")
+    NotificationMute.objects.create(user=alice, email=muted_email)
+    NotificationMute.objects.create(user=alice, contact=quiet)
+    UserSettings.objects.filter(user=alice).update(desktop_notifications=False)
+    hits = [raw_hit(email) for email in (muted_email, of_quiet, heard)]
+    session = session_cookie(alice)
+
+    async def test() -> list[dict[str, Any]]:
+        socket = communicator(session)
+        assert (await socket.connect())[0]
+        await ingest(hits)
+        received = await frames(socket)
+        await socket.disconnect()
+        return received
+
+    received = run(test)
+    assert [(m["subject"], m["contact"], m["desktop"]) for m in received] == [
+        ("Heard", "Someone", False)
+    ]
+    # Muted events are still stored and counted (T5); only the notice is not sent.
+    assert TrackingEvent.objects.filter(verdict="human").count() == 3

@@ -85,6 +85,7 @@ def test_a_counted_open_notifies_the_sender_once(
             "link_url": None,
             "occurred_at": event.occurred_at.isoformat(),
             "inferred": False,
+            "desktop": True,
         }
     ]
     # A replayed hit is not stored again and not notified again.
