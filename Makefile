@@ -26,8 +26,10 @@ run: venv
 	DEBUG=$${DEBUG:-1} $(BIN)/granian --interface asgi --host $(HOST) --port $(PORT) \
 		--log-level warning config.asgi:application
 
+# The JavaScript modules' pure parts run under Node's own test runner (no npm package).
 test: venv
 	DEBUG=1 $(BIN)/pytest
+	node --test tracking/tests/js/*.test.mjs
 
 lint: venv
 	$(BIN)/ruff check .

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import URLPattern, URLResolver, path
 
-from settings_admin import api
+from settings_admin import api, views
 
 # Mounted under /api/v1/ by config/urls.py.
 api_urlpatterns: list[URLPattern | URLResolver] = [
@@ -44,4 +44,20 @@ api_urlpatterns: list[URLPattern | URLResolver] = [
     ),
 ]
 # Server-rendered pages, mounted at the root.
-urlpatterns: list[URLPattern | URLResolver] = []
+urlpatterns: list[URLPattern | URLResolver] = [
+    path(
+        "settings/notifications/",
+        views.notification_settings,
+        name="notification-settings",
+    ),
+    path(
+        "settings/notifications/mutes/",
+        views.notification_mute,
+        name="notification-mute",
+    ),
+    path(
+        "settings/notifications/mutes/<int:pk>/delete/",
+        views.notification_unmute,
+        name="notification-unmute",
+    ),
+]
