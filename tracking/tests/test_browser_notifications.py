@@ -216,6 +216,20 @@ def test_the_senders_own_open_and_a_muted_contact_never_pop_up(
     assert TrackingEvent.objects.filter(email=email, verdict="self").count() == 1
     assert TrackingEvent.objects.get(email=quiet).verdict == "human"
 
+    # The preferences page lists the mute, and unmutes it.
+    page.get_by_role("link", name="Notifications").click()
+    muted = page.locator(".mute-list li")
+    expect(muted).to_have_count(1)
+    expect(muted).to_contain_text("Quinn")
+    expect(page.get_by_text("This browser shows them.")).to_be_visible()
+    expect(
+        page.get_by_role("button", name="Allow desktop notifications")
+    ).to_be_hidden()
+    page.screenshot(path=str(screenshot_path("notification_settings.png")))
+    muted.get_by_role("button", name="Unmute").click()
+    expect(page.get_by_text("Nothing muted.")).to_be_visible()
+    assert not NotificationMute.objects.exists()
+
 
 def test_pixel_hit_to_desktop_notification_latency(
     asgi_server: ServerProcesses,
