@@ -6,15 +6,18 @@ created and migrated) and Redis, seeds one tracked email, then:
 2. lets the ingestor drain and checks every hit Redis accepted is stored as one event;
 3. paces ~1,000 hits/s with distinct agents over 10 senders' emails and times
    hit → channel-layer message on the group of one of them;
-4. stops the ingestor, fills the stream with synthetic hits and times the drain.
+4. stops the ingestor, fills the stream with synthetic hits and times the drain;
+5. holds 10,000 signed-in notification sockets and times pixel hit → message at the
+   right socket at 1,000 hits/s (bench/ws_bench.py, the `ws_*` keys).
 Prints one JSON object (plus bench/mime_bench.py's keys when that file exists).
 
 Environment: BENCH_DATABASE_URL, BENCH_REDIS_URL, BENCH_SECONDS (pixel load, default 15),
 BENCH_INGEST_HITS (default 100000), BENCH_WORKERS (default 2), BENCH_GRANIAN_ARGS (extra
 granian options to compare), BENCH_PORT,
-BENCH_MIME=0 (skip bench/mime_bench.py), BENCH_INGEST_DURING_LOAD=1 (keep the ingestor
-running during the pixel load; by default it
-is paused then, and its throughput is measured on its own in step 4).
+BENCH_MIME=0 (skip bench/mime_bench.py), BENCH_WS=0 (skip the sockets), BENCH_WS_CLIENTS,
+BENCH_WS_RATE, BENCH_WS_SECONDS (see bench/ws_bench.py), BENCH_INGEST_DURING_LOAD=1
+(keep the ingestor running during the pixel load; by default it is paused then, and its
+throughput is measured on its own in step 4).
 """
 
 from __future__ import annotations
@@ -149,11 +152,11 @@ def stop(process: subprocess.Popen[bytes]) -> None:
             process.wait()
 
 
-def start_server() -> subprocess.Popen[bytes]:
+def start_server(*, port: int = PORT, ws: bool = False) -> subprocess.Popen[bytes]:
     return start(
         [
             str(BIN / "granian"), "--interface", "asgi", "--host", "127.0.0.1",
-            "--port", str(PORT), "--workers", WORKERS, "--no-ws",
+            "--port", str(port), "--workers", WORKERS, *([] if ws else ["--no-ws"]),
             "--log-level", "warning", *GRANIAN_ARGS, "config.asgi:application",
         ]
     )  # fmt: skip
@@ -435,6 +438,23 @@ def main() -> None:
         client.delete(ENV["TRACKING_STREAM"], f"{ENV['TRACKING_STREAM']}:hits")
     results["cpu_steal_pct_tracking"] = steal_percent(cpu_before, cpu_times())
     log(f"tracking: {json.dumps(results)}")
+    if os.environ.get("BENCH_WS", "1") != "0":
+        from bench import ws_bench
+
+        ws_port = PORT + 1
+        cpu_before = cpu_times()
+        results.update(
+            ws_bench.run(
+                run_id=RUN,
+                port=ws_port,
+                start_server=lambda: start_server(port=ws_port, ws=True),
+                start_ingestor=start_ingestor,
+                stop=stop,
+                wait_ready=wait_ready,
+            )
+        )
+        results["cpu_steal_pct_ws"] = steal_percent(cpu_before, cpu_times())
+        log(f"sockets: {json.dumps({k: v for k, v in results.items() if 'ws' in k})}")
     mime = ROOT / "bench" / "mime_bench.py"
     if mime.exists() and os.environ.get("BENCH_MIME", "1") != "0":
         from bench import mime_bench

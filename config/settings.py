@@ -130,7 +130,10 @@ if REDIS_URL:
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
             "CONFIG": {
-                "hosts": [REDIS_URL],
+                # redis-py's default read timeout (5 s) is channels_redis's blocking
+                # receive's own (BZPOPMIN, 5 s): the reply often came a moment late
+                # and the timeout ended the socket's consumer. Reads wait longer.
+                "hosts": [{"address": REDIS_URL, "socket_timeout": 30}],
                 "prefix": env_str("CHANNELS_PREFIX", "asgi"),
             },
         }

@@ -9,6 +9,8 @@ tracking.notifications.
 
 from __future__ import annotations
 
+import asyncio
+import weakref
 from typing import Any
 
 import orjson
@@ -18,6 +20,21 @@ from tracking.notifications import user_group_name
 
 # Closed before accepting: the browser sees the handshake refused (HTTP 403).
 UNAUTHENTICATED = 4401
+# Group joins and leaves in flight at once, per process. channels_redis takes a
+# connection from a pool of 100 for each and fails outright when the pool is empty:
+# thousands of pages reconnecting after a restart did that before this gate.
+LAYER_CALLS = 32
+_gates: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _gate() -> asyncio.Semaphore:
+    loop = asyncio.get_running_loop()
+    gate = _gates.get(loop)
+    if gate is None:
+        gate = _gates[loop] = asyncio.Semaphore(LAYER_CALLS)
+    return gate
 
 
 class NotificationConsumer(AsyncWebsocketConsumer):
@@ -29,12 +46,14 @@ class NotificationConsumer(AsyncWebsocketConsumer):
             await self.close(code=UNAUTHENTICATED)
             return
         self.group = user_group_name(user.pk)
-        await self.channel_layer.group_add(self.group, self.channel_name)
+        async with _gate():
+            await self.channel_layer.group_add(self.group, self.channel_name)
         await self.accept()
 
     async def disconnect(self, code: int) -> None:
         if self.group is not None:
-            await self.channel_layer.group_discard(self.group, self.channel_name)
+            async with _gate():
+                await self.channel_layer.group_discard(self.group, self.channel_name)
 
     async def receive(
         self, text_data: str | None = None, bytes_data: bytes | None = None
