@@ -63,9 +63,12 @@ def services(postgres: None, redis_url: str) -> str:
     return redis_url
 
 
-@pytest.fixture(scope="session")
+# Per module, not per run: Playwright's sync API keeps an event loop running in the
+# main thread while it lives, and later tests that use async_to_sync would refuse to run.
+@pytest.fixture(scope="module")
 def chromium() -> Iterator[Browser]:
-    """Debian's Chromium, once per run; Playwright only drives it (never downloads one)."""
+    """Debian's Chromium, once per test module; Playwright only drives it (never
+    downloads one)."""
     path = testing.chromium_path()
     require_service(Path(path).exists(), f"Chromium at {path}")
     # Playwright's sync API keeps an event loop running in this thread, so Django's ORM
