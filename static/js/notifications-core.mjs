@@ -6,6 +6,15 @@
 export const SEEN_LIMIT = 500;
 export const BACKOFF_FIRST_MS = 1000;
 export const BACKOFF_MAX_MS = 30000;
+// Event ids a catch-up reads again below the cursor. Ids are taken when a batch is
+// stored and batches of several ingestors commit in any order, so an event can become
+// visible after a higher id was shown; ids already seen are skipped by the ledger.
+export const CATCH_UP_OVERLAP = 200;
+
+/** The `after` of a catch-up from `cursor` (null: a browser that has seen nothing). */
+export function catchUpAfter(cursor, overlap = CATCH_UP_OVERLAP) {
+  return cursor === null ? null : Math.max(0, cursor - overlap);
+}
 
 /** The notice for one payload (tracking.notifications.tracking_event_payload). */
 export function notificationText(payload) {

@@ -7,6 +7,7 @@ import {
   NotificationLedger,
   announces,
   backoffDelay,
+  catchUpAfter,
   emailUrl,
   notificationText,
 } from "./notifications-core.mjs";
@@ -117,7 +118,7 @@ function start(box) {
     }
     catchingUp = true;
     try {
-      const after = ledger.cursor();
+      const after = catchUpAfter(ledger.cursor());
       let url = after === null ? box.dataset.api : `${box.dataset.api}?after=${after}`;
       while (url) {
         const response = await fetch(url, { headers: { Accept: "application/json" }, credentials: "same-origin" });

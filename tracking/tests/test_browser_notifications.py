@@ -32,11 +32,13 @@ RECORD_NOTICES = """
 (() => {
   const Real = window.Notification;
   window.__notices = [];
+  window.__noticeObjects = [];
   if (!Real) return;
   class Recorded extends Real {
     constructor(title, options) {
       super(title, options);
       window.__notices.push({ title, body: options?.body ?? "", at: Date.now() });
+      window.__noticeObjects.push(this);
     }
   }
   Object.defineProperty(Recorded, "permission", { get: () => Real.permission });
@@ -155,6 +157,12 @@ def test_a_pixel_hit_shows_a_notice_and_a_desktop_notification_without_reload(
     alice_page.wait_for_timeout(700)
     expect(alice_page.locator("#beacon-live .toast")).to_have_count(0)
     assert notices(alice_page) == []
+
+    # Clicking the desktop notification opens the email's page.
+    fire(asgi_server, pixel_path(html), agent(5))
+    alice_page.wait_for_function("window.__notices.length === 1")
+    alice_page.evaluate("window.__noticeObjects[0].dispatchEvent(new Event('click'))")
+    expect(alice_page).to_have_url(f"{asgi_server.url}/emails/{email.pk}/")
 
 
 def test_hits_while_offline_each_show_once_when_the_page_is_back(

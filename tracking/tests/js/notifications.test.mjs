@@ -7,6 +7,7 @@ import {
   NotificationLedger,
   announces,
   backoffDelay,
+  catchUpAfter,
   emailUrl,
   notificationText,
 } from "../../../static/js/notifications-core.mjs";
@@ -129,4 +130,11 @@ test("reconnects back off, doubling up to a ceiling, with jitter", () => {
   assert.equal(backoffDelay(50, high), BACKOFF_MAX_MS);
   assert.equal(backoffDelay(50, low), BACKOFF_MAX_MS / 2);
   assert.equal(backoffDelay(-3, high), 1000);
+});
+
+test("a catch-up reads a little below the cursor; a new browser asks for one", () => {
+  assert.equal(catchUpAfter(null), null);
+  assert.equal(catchUpAfter(1000), 800);
+  assert.equal(catchUpAfter(50), 0);
+  assert.equal(catchUpAfter(10, 0), 10);
 });
