@@ -48,6 +48,11 @@ _INFERRED_NAMESPACE = uuid.UUID("6f0c5d1e-3b0a-4d7e-9a51-1f3f3c1b8e21")
 _HEX = "0123456789abcdef"
 
 
+def inferred_hit_id(hit_id: str) -> str:
+    """The hit id of the open a counted click implies (T6): one per click, stable."""
+    return uuid.uuid5(_INFERRED_NAMESPACE, hit_id).hex
+
+
 def _as_int(value: str | None) -> int | None:
     return int(value) if value and value.isdigit() else None
 
@@ -313,7 +318,7 @@ def classify_hits(
         first = first_opens.get(hit.email_id)
         if hit.kind == CLICK and counted and (first is None or first > hit.at):
             # T6: a counted click with no counted open before it implies an open.
-            inferred_id = uuid.uuid5(_INFERRED_NAMESPACE, hit.hit_id).hex
+            inferred_id = inferred_hit_id(hit.hit_id)
             inferred = dataclasses.replace(hit, hit_id=inferred_id)
             rows.append(
                 EventRow(
