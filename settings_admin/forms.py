@@ -121,3 +121,11 @@ class IdentityForm(forms.Form):
         label="Another address you send from",
         help_text="An alias or a shared inbox. Only your addresses can log email.",
     )
+
+
+class AddinTokenForm(forms.Form):
+    name = forms.CharField(
+        label="Token name",
+        max_length=100,
+        help_text="Where you will use it, e.g. “Outlook on my laptop”.",
+    )

@@ -52,6 +52,12 @@ urlpatterns: list[URLPattern | URLResolver] = [
         name="settings-never-log-remove",
     ),
     path("settings/identities/", views.identity_add, name="settings-identity-add"),
+    path("settings/tokens/", views.addin_token_add, name="settings-token-add"),
+    path(
+        "settings/tokens/<int:pk>/revoke/",
+        views.addin_token_remove,
+        name="settings-token-revoke",
+    ),
     path(
         "settings/identities/<int:pk>/delete/",
         views.identity_remove,

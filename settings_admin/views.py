@@ -14,9 +14,17 @@ from django.shortcuts import redirect, render
 from django.urls import NoReverseMatch, reverse
 from django.views.decorators.http import require_POST
 
+from addin.selectors import addin_tokens_for_user
+from addin.services import addin_token_create, addin_token_revoke
 from config.api import Conflict, DomainError, NotAllowed
 from settings_admin import selectors, services
-from settings_admin.forms import DefaultsForm, IdentityForm, NeverLogForm, lock_reasons
+from settings_admin.forms import (
+    AddinTokenForm,
+    DefaultsForm,
+    IdentityForm,
+    NeverLogForm,
+    lock_reasons,
+)
 from settings_admin.models import NeverLogScope
 
 IDENTITY_ERRORS = {
@@ -41,7 +49,13 @@ def _optional_url(name: str) -> str:
         return ""
 
 
-def _page(request: HttpRequest, status: int = 200, **bound: forms.Form) -> HttpResponse:
+def _page(
+    request: HttpRequest,
+    status: int = 200,
+    *,
+    issued: Any = None,
+    **bound: forms.Form,
+) -> HttpResponse:
     user: Any = request.user
     entries = list(selectors.never_log_entries_for_user(user))
     context = {
@@ -51,6 +65,9 @@ def _page(request: HttpRequest, status: int = 200, **bound: forms.Form) -> HttpR
         "own_entries": [e for e in entries if e.scope == NeverLogScope.USER],
         "account_entries": [e for e in entries if e.scope == NeverLogScope.ACCOUNT],
         "identities": selectors.sending_identities_for_user(user),
+        "token_form": bound.get("token_form") or AddinTokenForm(),
+        "tokens": addin_tokens_for_user(user),
+        "issued": issued,
         "notifications_url": _optional_url("settings-notifications"),
     }
     return render(request, "settings_admin/settings.html", context, status=status)
@@ -134,4 +151,31 @@ def identity_remove(request: HttpRequest, pk: int) -> HttpResponse:
     identity = selectors.sending_identity_get_for_user(request.user, pk)  # type: ignore[arg-type]
     services.sending_identity_remove(identity=identity)
     messages.success(request, f"{identity.email} removed from your addresses.")
+    return redirect("settings")
+
+
+@login_required
+@require_POST
+def addin_token_add(request: HttpRequest) -> HttpResponse:
+    """Creates a named add-in token and shows its secret on this one answer only (it
+    is stored hashed), so the page is rendered rather than redirected to."""
+    form = AddinTokenForm(request.POST)
+    if form.is_valid():
+        try:
+            issued = addin_token_create(
+                user=request.user,  # type: ignore[arg-type]
+                name=form.cleaned_data["name"],
+            )
+        except DomainError:
+            form.add_error("name", "Give the token a name of at most 100 characters.")
+        else:
+            return _page(request, 201, issued=issued)
+    return _page(request, 400, token_form=form)
+
+
+@login_required
+@require_POST
+def addin_token_remove(request: HttpRequest, pk: int) -> HttpResponse:
+    addin_token_revoke(user=request.user, token_id=pk)  # type: ignore[arg-type]
+    messages.success(request, "Token revoked: the add-in using it is signed out.")
     return redirect("settings")

@@ -6,6 +6,8 @@ import pytest
 from django.contrib.auth.models import User
 from django.test import Client
 
+from addin.models import AddinToken
+from addin.services import addin_token_create
 from settings_admin.models import NeverLogEntry, NeverLogScope, SendingIdentity
 from settings_admin.selectors import user_settings_get
 from settings_admin.services import (
@@ -163,3 +165,52 @@ def test_a_rep_cannot_remove_someone_elses_address(
 
     assert response.status_code == 404
     assert SendingIdentity.objects.filter(pk=identity.pk).exists()
+
+
+def test_a_rep_creates_a_named_token_sees_it_once_and_revokes_it(
+    alice_client: Client, alice: User
+) -> None:
+    created = alice_client.post("/settings/tokens/", {"name": "Outlook laptop"})
+    token = AddinToken.objects.get(user=alice)
+    key = created.context["issued"].key
+
+    listed = alice_client.get("/settings/").content.decode()
+    used = Client().get(
+        "/api/v1/settings/me/", headers={"Authorization": f"Token {key}"}
+    )
+    alice_client.post(f"/settings/tokens/{token.pk}/revoke/")
+    after = Client().get(
+        "/api/v1/settings/me/", headers={"Authorization": f"Token {key}"}
+    )
+
+    assert created.status_code == 201
+    assert key in created.content.decode()
+    assert key not in listed  # shown once only
+    assert "Outlook laptop" in listed
+    assert "Never" in listed
+    assert used.status_code == 200
+    assert after.status_code == 401
+    assert not AddinToken.objects.exists()
+
+
+def test_a_rep_cannot_see_or_revoke_anothers_token(
+    alice_client: Client, bob: User
+) -> None:
+    issued = addin_token_create(user=bob, name="Bob's Outlook")
+
+    html = alice_client.get("/settings/").content.decode()
+    response = alice_client.post(f"/settings/tokens/{issued.token.pk}/revoke/")
+
+    assert "Bob&#x27;s Outlook" not in html
+    assert response.status_code == 404
+    assert AddinToken.objects.filter(pk=issued.token.pk).exists()
+
+
+def test_a_token_without_a_name_is_refused_beside_its_field(
+    alice_client: Client,
+) -> None:
+    response = alice_client.post("/settings/tokens/", {"name": "  "})
+
+    assert response.status_code == 400
+    assert 'id="id_name_error"' in response.content.decode()
+    assert not AddinToken.objects.exists()
