@@ -1,23 +1,21 @@
 """Websocket routes: config/asgi.py mounts them behind the origin check and session auth.
 
-A new socket is one more route here, or an app's own `websocket_urlpatterns` added to
-the list, beside its consumer.
+A new socket is one more `path(...)` here, beside its consumer's app.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from django.urls import URLPattern, path
 
-from django.urls import path
-
-from crm import routing as crm_routing
+from crm.consumers import BoardConsumer
 from tracking.consumers import NotificationConsumer
 
-websocket_urlpatterns: list[Any] = [
+websocket_urlpatterns: list[URLPattern] = [
     path(
         "ws/notifications/",
         NotificationConsumer.as_asgi(),
         name="ws-notifications",
     ),
-    *crm_routing.websocket_urlpatterns,
+    # A deal or ticket pipeline's board: its record moves, live (crm.events).
+    path("ws/boards/<int:pipeline_id>/", BoardConsumer.as_asgi(), name="ws-board"),
 ]
