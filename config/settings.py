@@ -254,3 +254,9 @@ TRACKING_INGEST_ENTRIES = env_int("TRACKING_INGEST_ENTRIES", 200)
 TRACKING_INGEST_HITS = env_int("TRACKING_INGEST_HITS", 5000)
 # A hit pending this long on a consumer is taken over by another (crash recovery).
 TRACKING_CLAIM_IDLE_MS = env_int("TRACKING_CLAIM_IDLE_MS", 30_000)
+# Services mode: where each web worker journals (fsynced) the hits the Redis stream could
+# not take, until its replayer moves them into the stream. Local disk that outlives the
+# process (a volume in containers); every worker of a host shares the directory.
+TRACKING_SPILL_DIR = env_str(
+    "TRACKING_SPILL_DIR", str(BASE_DIR / "var" / "tracking-spill")
+)
