@@ -110,7 +110,9 @@ def test_hits_across_a_redis_kill_and_restart_are_all_stored_exactly_once(
     while ingestor.run_once():
         pass
     stored = list(
-        TrackingEvent.objects.filter(inferred=False).values_list("user_agent", flat=True)
+        TrackingEvent.objects.filter(inferred=False).values_list(
+            "user_agent", flat=True
+        )
     )
     assert len(stored) == len(set(stored)) == len(replies)
     assert set(stored) == set(replies)
@@ -244,7 +246,7 @@ def test_the_ingestor_stores_again_within_10_s_of_redis_and_of_postgresql_return
         stream.xadd("tracking:hits", stream_entry(hits))  # type: ignore[arg-type]
 
     with log.open("wb") as output:
-        ingest = subprocess.Popen(  # noqa: S603
+        ingest = subprocess.Popen(
             [sys.executable, "manage.py", "run_tracking_ingest", "--block-ms", "200"],
             env=env,
             cwd=ROOT,
