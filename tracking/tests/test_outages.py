@@ -93,8 +93,13 @@ def test_hits_across_a_redis_kill_and_restart_are_all_stored_exactly_once(
         await asyncio.sleep(0.7)
         stop.set()
         await asyncio.gather(*clients)
+        durable = app.durable
+        assert durable is not None
         deadline = time.monotonic() + 10
-        while journal_paths(app.durable.journal.directory):  # type: ignore[union-attr]
+        while (
+            journal_paths(durable.journal.directory)
+            or durable.replayer.replayed < durable.journal.spilled
+        ):
             assert time.monotonic() < deadline, "journal not replayed"
             await asyncio.sleep(0.1)
 
