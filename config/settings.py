@@ -146,6 +146,13 @@ CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 4
 CELERY_TASK_DEFAULT_QUEUE = env_str("CELERY_QUEUE", "beacon")
+# A task taken by a worker that died unacknowledged (late acks) is delivered again after
+# this long (Redis transport; its default is an hour). It must exceed the longest task
+# (an 80 MB message: well under a minute) plus the longest retry countdown held by a
+# worker (16 s, activity.tasks.RETRY); the re-queue sweep takes such rows after 5 minutes too.
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 300)
+}
 # `beat` in the Procfile runs these.
 CELERY_BEAT_SCHEDULE = {
     "inbound-requeue-waiting": {

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+import psycopg
 import redis
 from django.conf import settings
 from django.db import connection
@@ -242,3 +243,23 @@ class RedisProcess:
     def restart(self) -> None:
         self.kill()
         self.start()
+
+
+def sever_database(name: str, allow: bool) -> None:
+    """Refuse (or allow again) new connections to the test database and end every
+    other one: PostgreSQL going away for the processes a test started (an ingestor, a
+    Celery worker), not for the test's own connection."""
+    own = connection.cursor().connection.info.backend_pid
+    params = connection.get_connection_params()
+    params["dbname"] = "postgres"  # a database may not refuse its own connection
+    params.pop("cursor_factory", None)
+    with psycopg.connect(**params, autocommit=True) as admin:
+        admin.execute(
+            f'ALTER DATABASE "{name}" WITH ALLOW_CONNECTIONS {str(allow).lower()}'
+        )
+        if not allow:
+            admin.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = %s AND pid <> %s",
+                [name, own],
+            )

@@ -19,40 +19,19 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 import orjson
-import psycopg
 import redis
 from django.conf import settings
 from django.db import (
-    InterfaceError,
-    OperationalError,
     close_old_connections,
     connection,
 )
 
+from config.outages import transient
 from tracking.ingest import Batch, Notify, classify_batch, ingest_hits, store_batch
 from tracking.notifications import BackgroundNotifier, notify_tracking_events
 
 logger = logging.getLogger(__name__)
 Entry = tuple[bytes, dict[bytes, bytes]]
-
-# What a Redis or PostgreSQL restart raises: waited out by `StreamIngestor.run`.
-TRANSIENT: tuple[type[BaseException], ...] = (
-    redis.ConnectionError,  # BusyLoadingError (a Redis loading its data) is one
-    redis.TimeoutError,
-    OperationalError,  # Django's, around psycopg's (AdminShutdown, connection lost)
-    InterfaceError,  # "connection already closed"
-    psycopg.OperationalError,
-    psycopg.InterfaceError,
-)
-# Replies of a Redis that is restarting, or came back without its data (NOGROUP).
-TRANSIENT_REPLIES = ("NOGROUP", "LOADING", "READONLY", "MASTERDOWN", "TRYAGAIN")
-
-
-def transient(exc: BaseException) -> bool:
-    """Whether the error is an outage to wait out rather than a bug."""
-    if isinstance(exc, redis.ResponseError):
-        return str(exc).startswith(TRANSIENT_REPLIES)
-    return isinstance(exc, TRANSIENT)
 
 
 def _hits(entries: list[Entry]) -> list[dict[str, str]]:

@@ -15,14 +15,13 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-import psycopg
 import pytest
 import redis
 from asgiref.sync import async_to_sync
 from django.contrib.auth.models import User
 from django.db import connection
 
-from config.testing import RedisProcess
+from config.testing import RedisProcess, sever_database
 from tracking import tokens
 from tracking.fastpath import GIF, TrackingApp, stream_entry
 from tracking.models import TrackingEvent
@@ -202,25 +201,6 @@ def test_a_dead_workers_journal_is_replayed_once_even_when_replayed_again(
     }
 
 
-def _sever_database(name: str, allow: bool) -> None:
-    """Refuse (or allow again) new connections to the test database and end the
-    others: PostgreSQL going away for the ingestor, not for this test's connection."""
-    own = connection.cursor().connection.info.backend_pid
-    params = connection.get_connection_params()
-    params["dbname"] = "postgres"  # a database may not refuse its own connection
-    params.pop("cursor_factory", None)
-    with psycopg.connect(**params, autocommit=True) as admin:
-        admin.execute(
-            f'ALTER DATABASE "{name}" WITH ALLOW_CONNECTIONS {str(allow).lower()}'
-        )
-        if not allow:
-            admin.execute(
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                "WHERE datname = %s AND pid <> %s",
-                [name, own],
-            )
-
-
 def test_the_ingestor_stores_again_within_10_s_of_redis_and_of_postgresql_returning(
     transactional_db: None,
     alice: User,
@@ -268,13 +248,13 @@ def test_the_ingestor_stores_again_within_10_s_of_redis_and_of_postgresql_return
         send(10)
         after_redis = _wait_for(lambda: events.count() == len(sent), 10)
 
-        _sever_database(database, allow=False)
+        sever_database(database, allow=False)
         try:
             send(10)
             time.sleep(2)
             assert ingest.poll() is None
         finally:
-            _sever_database(database, allow=True)
+            sever_database(database, allow=True)
         after_postgres = _wait_for(lambda: events.count() == len(sent), 10)
         assert ingest.poll() is None  # it never exited
     finally:

@@ -30,9 +30,8 @@ def _fill(
     settings.TRACKING_SPILL_DIR = str(tmp_path)
     client = redis.Redis.from_url(redis_url)
     for n in range(3):
-        client.xadd(
-            stream_name, stream_entry([raw_hit(email, ip=f"203.0.113.{n + 1}")])
-        )  # type: ignore[arg-type]
+        entry = stream_entry([raw_hit(email, ip=f"203.0.113.{n + 1}")])
+        client.xadd(stream_name, entry)  # type: ignore[arg-type]
     ingestor = StreamIngestor(redis_url=redis_url, consumer="ingest-a", batch=1)
     ingestor.ensure_group()
     ingestor.run_once()  # stored and acknowledged
