@@ -247,6 +247,8 @@ def test_the_ingestor_stores_again_within_10_s_of_redis_and_of_postgresql_return
         own_redis.start()
         send(10)
         after_redis = _wait_for(lambda: events.count() == len(sent), 10)
+        # The outage ends once the batch is acknowledged too (then it logs "resumed").
+        _wait_for(lambda: "ingestion resumed" in log.read_text(), 10)
 
         sever_database(database, allow=False)
         try:
