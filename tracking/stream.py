@@ -225,7 +225,15 @@ class StreamIngestor:
                     writing = None
                     stop.wait(outage.failed(exc))
             if writing:
-                writing[0].result()
+                try:
+                    writing[0].result()
+                except Exception as exc:
+                    if not transient(exc):
+                        raise
+                    # Unacknowledged: taken over by the next ingestor (XAUTOCLAIM).
+                    logger.warning(
+                        "stopping with a batch not stored: %s", _describe(exc)
+                    )
         finally:
             writer.submit(_close_connection).result()  # the writer thread's own
             writer.shutdown()
