@@ -353,9 +353,8 @@ def drain(limit: float = 120) -> None:
 
 
 def tally(answers: Answers) -> dict[str, Any]:
-    from django.db.models import Count
-
     from django.db import connection
+    from django.db.models import Count
 
     from tracking.models import TrackingEvent
 
