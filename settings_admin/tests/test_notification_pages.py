@@ -131,3 +131,15 @@ def test_an_anonymous_email_offers_no_contact_to_mute(alice: User) -> None:
     assert "Mute this email" in html
     assert "Mute this contact" not in html
     assert 'name="contact"' not in html
+
+
+def test_the_cards_and_the_email_page_include_shows_the_buttons(
+    alice: User, proposal: TrackedEmail
+) -> None:
+    request = RequestFactory().get("/emails/1/")
+    request.user = alice
+    html = render_to_string(
+        "activity/_mute_controls.html", {"tracked": proposal}, request=request
+    )
+    assert "Mute this email" in html
+    assert "Mute this contact" in html
