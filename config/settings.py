@@ -196,6 +196,11 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_PARSER_CLASSES": [
+        "config.parsers.JSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "DEFAULT_PAGINATION_CLASS": "config.api.Pagination",
     "PAGE_SIZE": 50,
     "EXCEPTION_HANDLER": "config.api.exception_handler",
@@ -215,9 +220,16 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "config.schema.add_shared_errors",
+    ],
 }
 
 # Beacon's own knobs.
+# JSON request bodies (config.parsers.JSONParser): larger is 413, deeper is 400.
+API_JSON_MAX_BYTES = env_int("API_JSON_MAX_BYTES", 10 * 1024 * 1024)
+API_JSON_MAX_DEPTH = env_int("API_JSON_MAX_DEPTH", 32)
 BEACON_BCC_DOMAIN = env_str("BEACON_BCC_DOMAIN", "bcc.beacon.localhost")
 BEACON_SMTP_HOST = env_str("BEACON_SMTP_HOST", "127.0.0.1")
 BEACON_SMTP_PORT = env_int("BEACON_SMTP_PORT", 2525)
