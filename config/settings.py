@@ -233,6 +233,13 @@ API_JSON_MAX_DEPTH = env_int("API_JSON_MAX_DEPTH", 32)
 BEACON_BCC_DOMAIN = env_str("BEACON_BCC_DOMAIN", "bcc.beacon.localhost")
 BEACON_SMTP_HOST = env_str("BEACON_SMTP_HOST", "127.0.0.1")
 BEACON_SMTP_PORT = env_int("BEACON_SMTP_PORT", 2525)
+# How much of one received message is read (activity.parser); the excess is left out
+# and noted on the timeline item.
+INBOUND_MAX_PARTS = env_int("INBOUND_MAX_PARTS", 1000)
+INBOUND_MAX_DEPTH = env_int("INBOUND_MAX_DEPTH", 20)
+INBOUND_MAX_HEADERS = env_int("INBOUND_MAX_HEADERS", 500)
+INBOUND_MAX_HEADER_BYTES = env_int("INBOUND_MAX_HEADER_BYTES", 256 * 1024)
+INBOUND_MAX_ATTACHMENTS = env_int("INBOUND_MAX_ATTACHMENTS", 200)
 
 LOGGING = {
     "version": 1,
