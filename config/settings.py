@@ -237,6 +237,9 @@ API_JSON_MAX_DEPTH = env_int("API_JSON_MAX_DEPTH", 32)
 BEACON_BCC_DOMAIN = env_str("BEACON_BCC_DOMAIN", "bcc.beacon.localhost")
 BEACON_SMTP_HOST = env_str("BEACON_SMTP_HOST", "127.0.0.1")
 BEACON_SMTP_PORT = env_int("BEACON_SMTP_PORT", 2525)
+# Where activity.dmarc sends its SPF, DKIM and DMARC lookups: host or host:port, comma
+# separated; empty: the system's resolver.
+DMARC_DNS_SERVERS = env_str("DMARC_DNS_SERVERS")
 # How much of one received message is read (activity.parser); the excess is left out
 # and noted on the timeline item.
 INBOUND_MAX_PARTS = env_int("INBOUND_MAX_PARTS", 1000)

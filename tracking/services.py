@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from activity.models import LogRegistration
 from activity.services import email_log_register
+from config.api import DomainError
 from crm.models import Contact
 from crm.selectors import contacts_by_emails
 from settings_admin.selectors import (
@@ -121,10 +122,24 @@ def unique_addresses(addresses: Sequence[str]) -> list[str]:
     return seen
 
 
-def _tracked_html(email: TrackedEmail, source: str) -> str:
+def _click_targets(source: str) -> list[rewriting.FoundLink]:
+    """The links to rewrite; each must be a URL a click can be sent on to."""
+    found = rewriting.find_links(source)
+    problems = [
+        {"position": link.position, "url": link.url[:300], "reason": problem}
+        for link in found
+        if (problem := rewriting.link_problem(link.url)) is not None
+    ]
+    if problems:
+        raise DomainError(problems, code="invalid_link")
+    return found
+
+
+def _tracked_html(
+    email: TrackedEmail, source: str, found: list[rewriting.FoundLink]
+) -> str:
     # T1: links are rewritten for sales seats only (U1). T7: the trap link goes into
     # every tracked email; a scanner that follows it also marks its own pixel fetches.
-    found = rewriting.find_links(source) if email.track_clicks else []
     trap_position = max((f.position for f in found), default=0) + 1
     *links, trap = TrackedLink.objects.bulk_create(
         [TrackedLink(email=email, position=f.position, url=f.url) for f in found]
@@ -175,6 +190,9 @@ def tracked_email_register(
         user=user, recipients=recipients, track=track, effective=effective
     )
     anonymous = len(recipients) > 1  # T2, P3
+    track_clicks = tracked and effective.track_clicks
+    # Checked before anything is written: a link that cannot be followed is refused.
+    found = _click_targets(html) if track_clicks else []
     email = TrackedEmail.objects.create(
         sender_id=user.pk,
         from_address=from_address.strip().lower(),
@@ -183,7 +201,7 @@ def tracked_email_register(
         bcc=bcc,
         subject=subject,
         tracked=tracked,
-        track_clicks=tracked and effective.track_clicks,
+        track_clicks=track_clicks,
         is_anonymous=anonymous,
         contact=None if anonymous or not recipients else contacts.get(recipients[0]),
         decisions=[decision.as_dict() for decision in decisions],
@@ -202,7 +220,7 @@ def tracked_email_register(
     )
     return RegisteredEmail(
         email,
-        _tracked_html(email, html) if tracked else html,
+        _tracked_html(email, html, found) if tracked else html,
         email.log_registration,
     )
 
