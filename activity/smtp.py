@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import queue
+import ssl
 import threading
 import time
 import weakref
@@ -26,6 +27,7 @@ from typing import Any, AnyStr, TypeVar
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
 from celery import current_app
+from django.conf import settings
 from django.db import close_old_connections, connection
 
 from activity.models import InboundRoute
@@ -210,7 +212,25 @@ class BccController(Controller):
         self.handler.enqueuer.stop()
 
 
+def tls_context() -> ssl.SSLContext | None:
+    """STARTTLS's context from BEACON_SMTP_TLS_CERT (and _KEY, when the key is not in
+    the certificate's file); None without a certificate: STARTTLS is not offered."""
+    cert = settings.BEACON_SMTP_TLS_CERT
+    if not cert:
+        return None
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    context.load_cert_chain(cert, settings.BEACON_SMTP_TLS_KEY or None)
+    return context
+
+
 def bcc_controller(host: str, port: int, **kwargs: Any) -> BccController:
+    """The receiver; it offers STARTTLS when a certificate is configured, and demands
+    it before MAIL when BEACON_SMTP_REQUIRE_TLS is on."""
+    context = tls_context()
+    if context is not None:
+        kwargs.setdefault("tls_context", context)
+        kwargs.setdefault("require_starttls", settings.BEACON_SMTP_REQUIRE_TLS)
     return BccController(
         BccHandler(),
         hostname=host,

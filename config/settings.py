@@ -237,6 +237,11 @@ API_JSON_MAX_DEPTH = env_int("API_JSON_MAX_DEPTH", 32)
 BEACON_BCC_DOMAIN = env_str("BEACON_BCC_DOMAIN", "bcc.beacon.localhost")
 BEACON_SMTP_HOST = env_str("BEACON_SMTP_HOST", "127.0.0.1")
 BEACON_SMTP_PORT = env_int("BEACON_SMTP_PORT", 2525)
+# STARTTLS on the receiver (activity.smtp): a PEM certificate (chain) and its key (the
+# key may be in the certificate's file). Without a certificate STARTTLS is not offered.
+BEACON_SMTP_TLS_CERT = env_str("BEACON_SMTP_TLS_CERT")
+BEACON_SMTP_TLS_KEY = env_str("BEACON_SMTP_TLS_KEY")
+BEACON_SMTP_REQUIRE_TLS = env_bool("BEACON_SMTP_REQUIRE_TLS", False)
 # Where activity.dmarc sends its SPF, DKIM and DMARC lookups: host or host:port, comma
 # separated; empty: the system's resolver.
 DMARC_DNS_SERVERS = env_str("DMARC_DNS_SERVERS")
