@@ -20,9 +20,9 @@ from cryptography.x509.oid import NameOID
 from activity.models import InboundEmail, InboundStatus
 from activity.smtp import BccController, bcc_controller
 from activity.tests.conftest import _close_other_sessions, free_port
-from activity.tests.mail import bcc_address, message, raw
+from activity.tests.dns_server import dns_server
+from activity.tests.mail import message, personal_bcc, raw
 from crm.models import Contact
-from settings_admin.selectors import account_settings_get
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -69,10 +69,12 @@ def tls_server(
     cert, key = _certificate(tmp_path)
     settings.BEACON_SMTP_TLS_CERT, settings.BEACON_SMTP_TLS_KEY = str(cert), str(key)
     settings.BEACON_SMTP_REQUIRE_TLS = True
-    controller = bcc_controller("127.0.0.1", free_port())
-    controller.start()
-    yield controller, cert
-    controller.stop()
+    with dns_server() as (_, address):
+        settings.DMARC_DNS_SERVERS = address
+        controller = bcc_controller("127.0.0.1", free_port())
+        controller.start()
+        yield controller, cert
+        controller.stop()
     _close_other_sessions()
 
 
@@ -92,7 +94,7 @@ def test_starttls_is_negotiated_and_the_message_logged(
         assert not client.has_extn("starttls")  # once is enough
         client.sendmail(
             "alice@beacon.example",
-            [bcc_address(account_settings_get())],
+            [personal_bcc()],
             raw(message()),
         )
     inbound = InboundEmail.objects.get()
