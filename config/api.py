@@ -15,6 +15,7 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, JsonResponse
 from django.urls import Resolver404, resolve
+from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.utils import OpenApiParameter
 from rest_framework import exceptions, serializers, status
 from rest_framework.pagination import PageNumberPagination
@@ -120,6 +121,7 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     return response
 
 
+@csrf_exempt  # a 404 whatever the method; CSRF's own 403 page would be HTML
 def api_not_found(request: HttpRequest, path: str = "") -> JsonResponse:
     """Every path under /api/v1/ that names no endpoint: the API's 404, not a page."""
     detail = "No API endpoint at this path."

@@ -157,10 +157,11 @@ def test_header_bytes_past_the_limit_are_left_out_and_noted() -> None:
 
 def test_a_message_of_50000_parts_is_read_within_seconds_without_the_excess() -> None:
     data = _many_parts(50_000)
-    started = time.perf_counter()
+    # CPU time: the machine's load (other test runs) does not count against it.
+    started = time.process_time()
     parsed = parse(data)
-    elapsed = time.perf_counter() - started
-    assert elapsed < 5, f"{elapsed:.1f} s"
+    elapsed = time.process_time() - started
+    assert elapsed < 5, f"{elapsed:.1f} s of CPU"
     assert parsed.text.strip() == "The body."
     assert len(parsed.parts) == 200  # INBOUND_MAX_ATTACHMENTS
     assert codes(parsed) == ["attachments_over_limit", "parts_over_limit"]

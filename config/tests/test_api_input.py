@@ -136,6 +136,16 @@ def test_an_unknown_api_path_is_a_404_for_visitors_too(anon_api: APIClient) -> N
     _assert_error(anon_api.get("/api/v1/nope/"), 404, "not_found")
 
 
+def test_an_unknown_api_path_is_a_json_404_even_with_a_session_and_no_csrf_token(
+    alice: User,
+) -> None:
+    from django.test import Client
+
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(alice)
+    _assert_error(client.delete("/api/v1/contacts/null,null/"), 404, "not_found")
+
+
 @pytest.mark.parametrize("value", [str(2**63), str(2**64), "99999999999999999999999"])
 def test_an_id_beyond_64_bits_in_the_path_is_a_404(
     alice_api: APIClient, value: str
