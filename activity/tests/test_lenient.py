@@ -10,8 +10,11 @@ from pathlib import Path
 
 import pytest
 from django.test import override_settings
+from rest_framework.test import APIClient
 
+from activity.models import InboundStatus
 from activity.parser import MalformedEmail, ParsedEmail, parse_message
+from activity.tests.conftest import PostInbound
 from activity.tests.mail import message, raw
 
 CPYTHON = Path(__file__).parent / "data" / "cpython_email"
@@ -208,3 +211,23 @@ def test_every_cpython_test_message_with_a_sender_is_read(path: Path) -> None:
     assert parsed.from_address == "alice@beacon.example"
     for note in parsed.notes:
         assert note["code"] and note["detail"]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("path", cpython_messages(), ids=lambda p: p.name)
+def test_every_cpython_test_message_with_a_sender_is_logged_with_its_notes(
+    path: Path, alice_api: APIClient, post_inbound: PostInbound
+) -> None:
+    """Posted as its sender would: nothing fails; with a recipient it is logged (a
+    message to nobody has no record to go on and waits for review)."""
+    data = _from_header_lines(path.read_bytes())
+    parsed = parse(data)
+    inbound = post_inbound(alice_api, data)
+    assert inbound.status != InboundStatus.FAILED, inbound.detail
+    if parsed.to or parsed.cc:
+        assert inbound.status == InboundStatus.LOGGED, inbound.detail
+        assert inbound.logged_email is not None
+        noted = [note["code"] for note in inbound.logged_email.notes]
+        assert noted[: len(parsed.notes)] == codes(parsed)
+    else:
+        assert inbound.reason == "no_records"
