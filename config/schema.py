@@ -1,17 +1,50 @@
-"""Schema post-processing: every operation documents the errors it can answer.
+"""The OpenAPI schema: views configured per kind, and the errors every operation shares
+(the rest is drf-spectacular's own).
 
-The views document their own success and domain errors; the errors every view shares
-come from the framework (config.api's handler gives each the error shape) and are
-added here where they can happen, so the schema never misses a status code:
-- 400 `malformed_request`/`validation_error`: operations that read a body or query;
-- 401/403: operations that need a signed-in caller;
-- 404: operations with an id in the path, and paginated lists (a page past the end);
-- 413 `payload_too_large` and 415 `unsupported_media_type`: operations that read a body.
+Not in config/api.py: drf-spectacular's AutoSchema imports DRF's generic views, which
+read the pagination class from config/api.py while it loads.
 """
 
 from __future__ import annotations
 
 from typing import Any
+
+from drf_spectacular.openapi import AutoSchema
+from drf_spectacular.plumbing import ComponentRegistry
+
+
+class KindSchema(AutoSchema):
+    """The OpenAPI description of a view configured per kind with `as_view(kind=...)`.
+
+    A method's `@extend_schema` would describe the class, the same for every kind; this
+    asks the view instead: its `operation(method)` answers the `extend_schema(...)` of
+    that method for the view's own kind, and the operation is built from it exactly as
+    from the decorator."""
+
+    def get_operation(
+        self,
+        path: str,
+        path_regex: str,
+        path_prefix: str,
+        method: str,
+        registry: ComponentRegistry,
+    ) -> dict[str, Any] | None:
+        described = self.view.operation(method.lower())(lambda: None)  # type: ignore[attr-defined]
+        schema: AutoSchema = described.kwargs["schema"]()
+        schema.view = self.view
+        return schema.get_operation(path, path_regex, path_prefix, method, registry)
+
+
+# -- the errors every operation shares ----------------------------------------------
+# Schema post-processing: every operation documents the errors it can answer.
+#
+# The views document their own success and domain errors; the errors every view shares
+# come from the framework (config.api's handler gives each the error shape) and are
+# added here where they can happen, so the schema never misses a status code:
+# - 400 `malformed_request`/`validation_error`: operations that read a body or query;
+# - 401/403: operations that need a signed-in caller;
+# - 404: operations with an id in the path, and paginated lists (a page past the end);
+# - 413 `payload_too_large` and 415 `unsupported_media_type`: operations that read a body.
 
 ERROR_REF = {"$ref": "#/components/schemas/Error"}
 _DESCRIPTIONS = {

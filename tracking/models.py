@@ -113,7 +113,7 @@ class TrackingEvent(models.Model):
     constraint: a constraint checks (and locks) the parent row once per inserted row,
     which measured ~15 us of PostgreSQL's ~35 us per row. The ingestor checks the
     parents once per batch instead, under a lock every deletion of a parent takes
-    (tracking.ingest.lock_event_parents), so no event outlives its email, link or
+    (tracking.event_store.lock_event_parents), so no event outlives its email, link or
     contact; Django's on_delete cascades still apply.
     """
 

@@ -29,7 +29,8 @@ from settings_admin.selectors import (
 )
 from tracking import lists, rewriting, tokens
 from tracking.classifier import EmailFacts
-from tracking.ingest import inferred_hit_id, lock_event_parents
+from tracking.event_store import lock_event_parents
+from tracking.ingest import inferred_hit_id
 from tracking.models import Kind, TrackedEmail, TrackedLink, TrackingEvent
 from tracking.replay import ReplayHit, replay_email, stored_hit
 from tracking.selectors import tracked_email_summary
