@@ -34,6 +34,7 @@ from activity.models import (
 from activity.parser import ParsedEmail, ParsedPart
 from activity.selectors import (
     RECORD_MODELS,
+    BccAddress,
     bcc_address_parse,
     can_post_any_inbound,
     is_bcc_domain,
@@ -97,11 +98,19 @@ class Run:
     deals: dict[int, list[Deal]] = field(default_factory=dict)
     tickets: dict[int, list[Ticket]] = field(default_factory=dict)
     links: dict[type[Model], list[Model]] = field(default_factory=dict)
+    bcc: dict[str, BccAddress | None] = field(default_factory=dict)
 
     def account_settings(self) -> AccountSettings:
         if self.account is None:
             self.account = account_settings_get()
         return self.account
+
+    def bcc_address(self, address: str) -> BccAddress | None:
+        """What a BCC address is (account-wide, whose personal one), read once."""
+        key = address.strip().lower()
+        if key not in self.bcc:
+            self.bcc[key] = bcc_address_parse(key, self.account_settings())
+        return self.bcc[key]
 
     def sender(self, address: str) -> User | None:
         if address not in self.senders:
@@ -208,7 +217,6 @@ def email_log(
     """
     run = run or Run()
     sender = _sender(inbound, parsed, run)
-    account = run.account_settings()
     settings = run.effective(sender)
     if parsed.body_bytes > settings.max_body_bytes:
         raise Rejected(
@@ -216,7 +224,7 @@ def email_log(
             f"The body is {parsed.body_bytes} bytes; the limit is "
             f"{settings.max_body_bytes} bytes (S9).",
         )
-    registration = _registration(inbound, parsed, account, sender)
+    registration = _registration(inbound, parsed, run, sender)
     recipients = _recipients(parsed, run.own_addresses(sender))
     never = run.never_logged(recipients, sender)
     loggable = [address for address in recipients if address not in never]
@@ -313,16 +321,14 @@ def _sender(inbound: InboundEmail, parsed: ParsedEmail, run: Run) -> User:
     return sender
 
 
-def _smtp_owners(
-    inbound: InboundEmail, account: AccountSettings
-) -> tuple[set[int], bool]:
+def _smtp_owners(inbound: InboundEmail, run: Run) -> tuple[set[int], bool]:
     """Whose addresses the message came in on (personal addresses, and registrations
     by their maker), and whether it came in on the account-wide address."""
     owners: set[int] = set()
     account_wide = False
     tokens: list[str] = []
     for address in inbound.envelope_to:
-        found = bcc_address_parse(address, account)
+        found = run.bcc_address(address)
         if found is None:
             continue
         if found.user_id is not None:
@@ -349,7 +355,7 @@ def _smtp_sender_check(
     publishes DMARC and fails it is never logged. Anything else waits for review."""
     dmarc = inbound.authentication or {}
     result = dmarc.get("result", "")
-    owners, account_wide = _smtp_owners(inbound, run.account_settings())
+    owners, account_wide = _smtp_owners(inbound, run)
     if result == DMARC_FAIL:
         raise Rejected(
             "dmarc_fail", str(dmarc.get("detail") or "The From domain fails DMARC.")
@@ -388,14 +394,14 @@ def _authentication_notes(inbound: InboundEmail) -> list[dict[str, Any]]:
 def _registration(
     inbound: InboundEmail,
     parsed: ParsedEmail,
-    account: AccountSettings,
+    run: Run,
     sender: User,
 ) -> LogRegistration | None:
     """The add-in's registration: from the BCC address it was sent to, a Bcc header in
     the sender's own copy, or the X-Beacon-Registration header (L1a)."""
     tokens: list[str] = []
     for address in [*inbound.envelope_to, *parsed.bcc]:
-        parsed_bcc = bcc_address_parse(address, account)
+        parsed_bcc = run.bcc_address(address)
         if parsed_bcc and parsed_bcc.registration_token:
             tokens.append(parsed_bcc.registration_token)
     if parsed.registration_header:

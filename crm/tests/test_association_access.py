@@ -28,9 +28,7 @@ def test_bob_cannot_link_alices_deal_or_ticket_to_his_contact(
     ticket = factories.ticket(owner=alice)
     assert bob_api.patch(f"/api/v1/deals/{deal.pk}/", {"name": "x"}).status_code == 403
     _refused(bob_api.post(f"/api/v1/contacts/{his.pk}/deals/", {"deal": deal.pk}))
-    _refused(
-        bob_api.post(f"/api/v1/contacts/{his.pk}/tickets/", {"ticket": ticket.pk})
-    )
+    _refused(bob_api.post(f"/api/v1/contacts/{his.pk}/tickets/", {"ticket": ticket.pk}))
     assert not ContactDeal.objects.exists() and not ContactTicket.objects.exists()
 
 
