@@ -60,6 +60,9 @@ class TrackedEmail(models.Model):
     )
     sent_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    # The add-in's id for the draft (kept in the item): registering the same draft
+    # again updates this row instead of making another.
+    draft_key = models.CharField(max_length=64, blank=True, default="")
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -71,6 +74,12 @@ class TrackedEmail(models.Model):
             models.CheckConstraint(
                 condition=models.Q(is_anonymous=False) | models.Q(contact__isnull=True),
                 name="anonymous_email_has_no_contact",
+            ),
+            # One registration per sender and draft; also the lookup's index.
+            models.UniqueConstraint(
+                fields=["sender", "draft_key"],
+                condition=~models.Q(draft_key=""),
+                name="tracked_one_per_draft",
             ),
         ]
 
