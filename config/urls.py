@@ -40,7 +40,7 @@ urlpatterns = [
             [
                 *[p for app in APPS for p in app.api_urlpatterns],
                 # Last: any other path under the API is its JSON 404.
-                re_path(r"^(?P<path>.*)$", api_not_found),
+                re_path(r"^(?P<path>[\s\S]*)$", api_not_found),
             ]
         ),
     ),

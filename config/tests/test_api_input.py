@@ -117,7 +117,13 @@ def test_json_that_does_not_parse_is_malformed_request(
 
 
 @pytest.mark.parametrize(
-    "path", ["/api/v1/nope/", "/api/v1/contacts/1/nothing/", "/api/v1/x/y/z"]
+    "path",
+    [
+        "/api/v1/nope/",
+        "/api/v1/contacts/1/nothing/",
+        "/api/v1/x/y/z",
+        "/api/v1/contacts/%C3%89%0A/tickets/",  # a line break in the path
+    ],
 )
 def test_an_unknown_api_path_is_a_json_404(alice_api: APIClient, path: str) -> None:
     for method in ("get", "post", "delete"):
