@@ -21,8 +21,6 @@ from django.core.files import File
 from django.db.models import Model
 from django.utils import timezone
 
-from activity.dmarc import FAIL as DMARC_FAIL
-from activity.dmarc import PASS as DMARC_PASS
 from activity.models import (
     Attachment,
     EmailThread,
@@ -39,6 +37,7 @@ from activity.selectors import (
     can_post_any_inbound,
     is_bcc_domain,
 )
+from activity.senders import authentication_notes, smtp_sender_problem
 from crm.models import Company, Contact, ContactSource, Deal, MarketingStatus, Ticket
 from crm.selectors import (
     RECENT_OPEN_LIMIT,
@@ -270,7 +269,7 @@ def email_log(
     # Defects of a message read leniently and what was over a limit, then attachments.
     email.notes = (
         parsed.notes
-        + _authentication_notes(inbound)
+        + authentication_notes(inbound)
         + _attachments_save(email, parsed.parts, settings)
     )
     if email.notes:
@@ -317,78 +316,12 @@ def _sender(inbound: InboundEmail, parsed: ParsedEmail, run: Run) -> User:
             f"{poster} may only post email sent from their own addresses.",
         )
     if inbound.route == InboundRoute.SMTP:
-        _smtp_sender_check(inbound, parsed, sender, run)
+        problem = smtp_sender_problem(
+            inbound, parsed.from_address, sender, run.bcc_address
+        )
+        if problem is not None:
+            raise Rejected(*problem)
     return sender
-
-
-def _smtp_owners(inbound: InboundEmail, run: Run) -> tuple[set[int], bool]:
-    """Whose addresses the message came in on (personal addresses, and registrations
-    by their maker), and whether it came in on the account-wide address."""
-    owners: set[int] = set()
-    account_wide = False
-    tokens: list[str] = []
-    for address in inbound.envelope_to:
-        found = run.bcc_address(address)
-        if found is None:
-            continue
-        if found.user_id is not None:
-            owners.add(found.user_id)
-        elif not found.registration_token:
-            account_wide = True
-        if found.registration_token:
-            tokens.append(found.registration_token)
-    if tokens:
-        owners.update(
-            LogRegistration.objects.filter(token__in=tokens).values_list(
-                "user_id", flat=True
-            )
-        )
-    return owners, account_wide
-
-
-def _smtp_sender_check(
-    inbound: InboundEmail, parsed: ParsedEmail, sender: User, run: Run
-) -> None:
-    """Who may log as whom by mail (issue 10): a message is logged as its From's owner
-    U only when it came in on U's personal address or a registration U made, or on the
-    account-wide address with the From domain passing DMARC. A From domain that
-    publishes DMARC and fails it is never logged. Anything else waits for review."""
-    dmarc = inbound.authentication or {}
-    result = dmarc.get("result", "")
-    owners, account_wide = _smtp_owners(inbound, run)
-    if result == DMARC_FAIL:
-        raise Rejected(
-            "dmarc_fail", str(dmarc.get("detail") or "The From domain fails DMARC.")
-        )
-    if sender.pk in owners:
-        return
-    if owners:
-        raise Rejected(
-            "sender_not_owner",
-            f"The message came in on another user's BCC address, but its From "
-            f"({parsed.from_address}) is {sender}'s.",
-        )
-    if not account_wide or result != DMARC_PASS:
-        why = str(dmarc.get("detail") or "No DMARC check was made.")
-        raise Rejected(
-            "dmarc_unverified",
-            "Mail to the account-wide BCC address is logged only when its From domain "
-            f"passes DMARC: {why}",
-        )
-
-
-def _authentication_notes(inbound: InboundEmail) -> list[dict[str, Any]]:
-    """A logged message whose From domain could not be verified says so."""
-    dmarc = inbound.authentication or {}
-    if inbound.route != InboundRoute.SMTP or dmarc.get("result") in (None, DMARC_PASS):
-        return []
-    return [
-        {
-            "code": "sender_unverified",
-            "detail": "The sender's domain could not be verified (DMARC "
-            f"{dmarc.get('result')}): {dmarc.get('detail', '')}".rstrip(": "),
-        }
-    ]
 
 
 def _registration(
