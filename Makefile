@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | 
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint bench venv
+.PHONY: run test lint bench chaos venv https
 
 venv: $(STAMP)
 
@@ -26,8 +26,14 @@ run: venv
 	HOST=$(HOST) PORT=$(PORT) DEBUG=$${DEBUG:-1} $(BIN)/granian --interface asgi --host $(HOST) --port $(PORT) \
 		--log-level warning config.asgi:application
 
-test: venv
+test: venv node_modules
 	DEBUG=1 $(BIN)/pytest
+	npm test
+
+# The add-in's JavaScript tests (node --test); packages only from package-lock.json.
+node_modules: package.json package-lock.json
+	npm ci --prefer-offline --no-audit --no-fund
+	mkdir -p node_modules && touch node_modules
 
 lint: venv
 	$(BIN)/ruff check .
@@ -41,3 +47,8 @@ bench: venv
 		&& apt-get install -y -qq wrk >/dev/null 2>&1; } \
 		|| echo "bench: wrk not installed; the pixel is loaded by bench/pixel_load.py" >&2
 	DEBUG=0 $(BIN)/python bench/run.py
+
+# Pixels and clicks under load while Redis, the ingestor, the web server and PostgreSQL
+# fail in turn (services on ports of their own); one JSON object. CHAOS_SECONDS=60.
+chaos: venv
+	$(BIN)/python bench/chaos.py --seconds $${CHAOS_SECONDS:-60}
