@@ -6,7 +6,8 @@
 
 A hit is durable before the response leaves: in services mode it is in the Redis stream
 (XADD), in embedded mode it is in the database. Concurrent hits share one round trip
-(group commit): each response awaits the batch holding its hit.
+(group commit): each response awaits the batch holding its hit, and the batch is ONE
+stream entry (docs/decisions/one-stream-entry-per-batch.md).
 """
 
 from __future__ import annotations
