@@ -36,7 +36,7 @@ def test_every_rule_id_the_code_cites_is_stated_in_rules_md() -> None:
     stated = _rows((ROOT / "docs" / "rules.md").read_text())
     cited: dict[str, str] = {}
     for path in _tracked("*.py", "*.html", "*.js"):
-        if "migrations" in path.parts:
+        if "migrations" in path.parts or path == Path(__file__):
             continue
         for rule in RULE_ID.findall(path.read_text(errors="replace")):
             cited.setdefault(rule, str(path.relative_to(ROOT)))
