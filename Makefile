@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | 
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint bench venv https
+.PHONY: run test lint bench chaos venv https
 
 venv: $(STAMP)
 
@@ -47,3 +47,8 @@ bench: venv
 		&& apt-get install -y -qq wrk >/dev/null 2>&1; } \
 		|| echo "bench: wrk not installed; the pixel is loaded by bench/pixel_load.py" >&2
 	DEBUG=0 $(BIN)/python bench/run.py
+
+# Pixels and clicks under load while Redis, the ingestor, the web server and PostgreSQL
+# fail in turn (services on ports of their own); one JSON object. CHAOS_SECONDS=60.
+chaos: venv
+	$(BIN)/python bench/chaos.py --seconds $${CHAOS_SECONDS:-60}
