@@ -19,8 +19,9 @@ Then it waits for the pipeline to drain and prints one JSON object: `acknowledge
 with the image, or 302), `stored` (events of acknowledged requests), `lost`
 (acknowledged, not stored), `doubled` (stored more than once), and per fault
 `error_window_s` (from the first to the last request that failed or was refused around
-it; 0 when none did) and `recovered_s` (from the part's return until a hit sent after it
-is stored).
+it; 0 when none did), `resumed_s` (from the part's return until the ingestor stores
+events again) and `recovered_s` (until a hit sent after the return is stored: the
+backlog the fault left is drained up to it).
 """
 
 from __future__ import annotations
@@ -287,13 +288,24 @@ async def inject(services: Services, fault: str) -> tuple[float, float]:
     return began, time.time()
 
 
-async def recovery(back: float, limit: float = 60) -> float | None:
-    """Seconds from `back` until a hit sent after it is stored (None: not within limit)."""
-    while time.time() - back < limit:
+async def recovery(back: float, limit: float = 90) -> dict[str, float | None]:
+    """From `back` (the part's return): `resumed_s`, until the ingestor stores events
+    again (any hit, the backlog first); `recovered_s`, until a hit sent after `back`
+    is stored (the backlog drained up to it). None: not within `limit` seconds."""
+    found: dict[str, float | None] = {"resumed_s": None, "recovered_s": None}
+    baseline = None
+    while time.time() - back < limit and found["recovered_s"] is None:
+        total = await asyncio.to_thread(stored_since, 0)
+        if baseline is None and total:
+            baseline = total
+        elif baseline is not None and total > baseline and found["resumed_s"] is None:
+            found["resumed_s"] = round(time.time() - back, 2)
         if await asyncio.to_thread(stored_since, back + 0.05):
-            return round(time.time() - back, 2)
+            found["recovered_s"] = round(time.time() - back, 2)
+            if found["resumed_s"] is None:
+                found["resumed_s"] = found["recovered_s"]
         await asyncio.sleep(0.25)
-    return None
+    return found
 
 
 async def run(seconds: float, services: Services, paths: list[str]) -> dict[str, Any]:
@@ -306,7 +318,7 @@ async def run(seconds: float, services: Services, paths: list[str]) -> dict[str,
     faults = ["redis", "ingestor", "web", "postgres"]
     slot = seconds / (len(faults) + 1)
     windows: dict[str, tuple[float, float]] = {}
-    recoveries: dict[str, asyncio.Task[float | None]] = {}
+    recoveries: dict[str, asyncio.Task[dict[str, float | None]]] = {}
     for fault in faults:
         await asyncio.sleep(slot * 0.6)
         log(f"fault: {fault}")
@@ -326,7 +338,7 @@ async def run(seconds: float, services: Services, paths: list[str]) -> dict[str,
             "down_s": round(windows[fault][1] - windows[fault][0], 2),
             "failed_requests": len(failed),
             "error_window_s": round(max(failed) - min(failed), 2) if failed else 0.0,
-            "recovered_s": await recoveries[fault],
+            **await recoveries[fault],
         }
     return {"answers": answers, "faults": per_fault}
 
