@@ -26,6 +26,17 @@ run: venv
 	HOST=$(HOST) PORT=$(PORT) DEBUG=$${DEBUG:-1} $(BIN)/granian --interface asgi --host $(HOST) --port $(PORT) \
 		--log-level warning config.asgi:application
 
+# HTTPS on this machine for sideloading the Outlook add-in (README: "Sideload the add-in").
+HTTPS_PORT ?= 8443
+https: venv
+	DEBUG=$${DEBUG:-1} $(BIN)/python manage.py migrate --noinput
+	DEBUG=$${DEBUG:-1} $(BIN)/python manage.py collectstatic --noinput --verbosity 0
+	DEBUG=$${DEBUG:-1} $(BIN)/python manage.py addin_dev_cert
+	@echo "Manifest: https://localhost:$(HTTPS_PORT)/addin/manifest.xml"
+	DEBUG=$${DEBUG:-1} $(BIN)/granian --interface asgi --host $(HOST) --port $(HTTPS_PORT) \
+		--ssl-certificate .certs/localhost.pem --ssl-keyfile .certs/localhost-key.pem \
+		--log-level warning config.asgi:application
+
 test: venv node_modules
 	DEBUG=1 $(BIN)/pytest
 	npm test
