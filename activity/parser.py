@@ -66,8 +66,9 @@ class _Policy(policy.EmailPolicy):
     """policy.default, remembering the header objects it makes across messages.
 
     Parsing a header into its object (policy.default's header registry) was most of a
-    25 KB message's parse (bench/RESULTS.md); the feed parser itself asks each part for
-    its Content-Type several times, before `_ParsedMessage.freeze` can cache anything.
+    25 KB message's parse (docs/decisions/shared-header-objects.md); the feed parser
+    itself asks each part for its Content-Type several times, before
+    `_ParsedMessage.freeze` can cache anything.
     The object depends only on the header's name and raw value, and header objects are
     immutable strings, so one is shared by every message with the same header, and
     Content-Type, Content-Transfer-Encoding or MIME-Version values recur endlessly.

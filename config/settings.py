@@ -1,6 +1,6 @@
 """Beacon settings, read from the environment.
 
-Two modes (DESIGN.md "Modes"):
+Two modes (docs/architecture.md, "Modes"):
 - embedded (no DATABASE_URL / REDIS_URL): SQLite in WAL mode, in-memory channel layer,
   Celery tasks run eagerly, tracking hits written straight to the database;
 - services: PostgreSQL, Redis streams, channels_redis and a Celery worker.

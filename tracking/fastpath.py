@@ -13,7 +13,8 @@ the journal fail is a hit not recorded: the click then answers 503 (the reader c
 again), the pixel still answers its image (never a broken image), and the hit is counted
 (`<stream>:lost` for opens, `<stream>:refused` for clicks) and logged.
 Concurrent hits share one round trip (group commit): each response awaits the batch
-holding its hit.
+holding its hit, and the batch is ONE stream entry
+(docs/decisions/one-stream-entry-per-batch.md).
 """
 
 from __future__ import annotations
