@@ -9,7 +9,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('crm', '0001_initial'),
-        ('settings_admin', '0001_initial'),
+        ('settings_admin', '0002_user_bcc_secret'),
         ('tracking', '0005_event_counted_repeat'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
