@@ -37,8 +37,8 @@ https: venv
 		--ssl-certificate .certs/localhost.pem --ssl-keyfile .certs/localhost-key.pem \
 		--log-level warning config.asgi:application
 
-# The suite, then the JavaScript tests on Node's own runner: the add-in's (npm test)
-# and the notification socket's pure parts (no npm package).
+# The suite, then the JavaScript tests on Node's own runner: package.json's (npm test)
+# and the notification socket's pure parts (tracking/tests/js, no npm package).
 test: venv node_modules
 	DEBUG=1 $(BIN)/pytest
 	npm test
