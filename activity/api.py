@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 import tempfile
 from collections.abc import Mapping
-from datetime import datetime
 from typing import IO, Any
 
 import nh3
 from django.core.files import File
-from django.db.models import Q, QuerySet
+from django.db.models import Model
 from django.http import FileResponse
 from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
@@ -32,13 +28,15 @@ from activity import services
 from activity.models import InboundRoute, LoggedEmail
 from activity.selectors import (
     RECORD_MODELS,
+    TIMELINE_PAGE_SIZE,
+    BadCursor,
     association_ids,
     attachment_get_for_user,
     inbound_for_user,
     logged_email_get_for_user,
     record_get,
     thread_emails,
-    timeline_queryset,
+    timeline_page,
 )
 from config.api import StrictSerializer, caller
 
@@ -136,42 +134,26 @@ class LoggedEmailSerializer(serializers.Serializer):
 # -- keyset pagination for timelines ----------------------------------------------------
 
 
-def _cursor_encode(email: LoggedEmail) -> str:
-    raw = json.dumps([int(email.is_pinned), email.sent_at.isoformat(), email.pk])
-    return base64.urlsafe_b64encode(raw.encode()).decode()
-
-
-def _cursor_decode(cursor: str) -> tuple[bool, datetime, int]:
-    try:
-        pinned, sent_at, pk = json.loads(base64.urlsafe_b64decode(cursor.encode()))
-        return bool(pinned), datetime.fromisoformat(sent_at), int(pk)
-    except (ValueError, TypeError, binascii.Error) as exc:
-        raise NotFound("Unknown cursor.") from exc
-
-
 def keyset_page(
-    request: Request, rows: QuerySet[LoggedEmail], *, size: int = 25
+    request: Request, record: Model
 ) -> tuple[list[LoggedEmail], str | None]:
-    """One page in (pinned desc, sent_at desc, id desc) order, after `?cursor=`."""
-    cursor = request.query_params.get("cursor")
-    if cursor:
-        pinned, sent_at, pk = _cursor_decode(cursor)
-        after = Q(is_pinned=pinned) & (
-            Q(sent_at__lt=sent_at) | Q(sent_at=sent_at, id__lt=pk)
-        )
-        if pinned:
-            after |= Q(is_pinned=False)  # Unpinned emails follow every pinned one.
-        rows = rows.filter(after)
+    """One timeline page after `?cursor=` (activity.selectors.timeline_page, which the
+    record pages read too) and the URL of the next."""
     try:
-        size = max(1, min(100, int(request.query_params.get("page_size", size))))
+        size = int(request.query_params.get("page_size", TIMELINE_PAGE_SIZE))
     except ValueError:
-        size = 25
-    page = list(rows[: size + 1])
-    if len(page) <= size:
+        size = TIMELINE_PAGE_SIZE
+    size = max(1, min(100, size))
+    try:
+        page, cursor = timeline_page(
+            record, cursor=request.query_params.get("cursor"), size=size
+        )
+    except BadCursor as exc:
+        raise NotFound("Unknown cursor.") from exc
+    if cursor is None:
         return page, None
-    page = page[:size]
     url = request.build_absolute_uri(request.path)
-    return page, f"{url}?cursor={_cursor_encode(page[-1])}&page_size={size}"
+    return page, f"{url}?cursor={cursor}&page_size={size}"
 
 
 class TimelinePageSerializer(serializers.Serializer):
@@ -249,7 +231,7 @@ class TimelineApi(APIView):
     )
     def get(self, request: Request, pk: int) -> Response:
         record = record_get(self.kind, pk)
-        page, nxt = keyset_page(request, timeline_queryset(record))
+        page, nxt = keyset_page(request, record)
         return Response(
             {"next": nxt, "results": LoggedEmailSerializer(page, many=True).data}
         )

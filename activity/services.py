@@ -68,6 +68,7 @@ from settings_admin.selectors import (
     sending_addresses,
     sending_identity_user,
 )
+from tracking.models import TrackedEmail
 
 log = logging.getLogger(__name__)
 # Raw messages above this are parsed with their large parts spooled to disk.
@@ -606,6 +607,7 @@ def email_log(
         references=parsed.references,
         html_body=parsed.html,
         text_body=parsed.text,
+        tracked_email=_tracked_copy(registration),
     )
     chosen = _associations(
         loggable=loggable,
@@ -689,6 +691,13 @@ def _registration(
         return None
     # Someone else's token never steers this sender's email.
     return LogRegistration.objects.filter(token__in=tokens, user=sender).first()
+
+
+def _tracked_copy(registration: LogRegistration | None) -> TrackedEmail | None:
+    """The tracked email the add-in registered with this log registration, if any."""
+    if registration is None:
+        return None
+    return TrackedEmail.objects.filter(log_registration=registration).first()
 
 
 def _recipients(parsed: ParsedEmail, own_addresses: set[str]) -> list[str]:

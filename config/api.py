@@ -13,7 +13,7 @@ from typing import Any
 from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
-from django.http import Http404
+from django.http import Http404, HttpRequest
 from drf_spectacular.utils import OpenApiParameter
 from rest_framework import exceptions, serializers, status
 from rest_framework.pagination import PageNumberPagination
@@ -178,7 +178,7 @@ PAGE_PARAMETERS = [
 ]
 
 
-def caller(request: Request) -> User:
+def caller(request: Request | HttpRequest) -> User:
     """The signed-in user (the views' IsAuthenticated permission guarantees one)."""
     if not isinstance(request.user, User):
         raise NotAllowed("Sign in first.")

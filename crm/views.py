@@ -10,6 +10,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
+from activity.views import timeline_context
 from crm import selectors
 
 PAGE_SIZE = 25
@@ -61,6 +62,7 @@ def contact_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "deal_links": selectors.association_links(contact, "deal"),
         "ticket_links": selectors.association_links(contact, "ticket"),
         "can_edit": selectors.record_writable_by(request.user, contact),
+        **timeline_context(request, contact, "contacts"),
     }
     return render(request, "crm/contact_detail.html", context)
 
@@ -74,6 +76,7 @@ def company_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "deal_links": selectors.association_links(company, "deal"),
         "ticket_links": selectors.association_links(company, "ticket"),
         "can_edit": selectors.record_writable_by(request.user, company),
+        **timeline_context(request, company, "companies"),
     }
     return render(request, "crm/company_detail.html", context)
 
@@ -86,6 +89,7 @@ def deal_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "contact_links": selectors.association_links(deal, "contact"),
         "company_links": selectors.association_links(deal, "company"),
         "can_edit": selectors.record_writable_by(request.user, deal),
+        **timeline_context(request, deal, "deals"),
     }
     return render(request, "crm/deal_detail.html", context)
 
@@ -98,5 +102,6 @@ def ticket_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "contact_links": selectors.association_links(ticket, "contact"),
         "company_links": selectors.association_links(ticket, "company"),
         "can_edit": selectors.record_writable_by(request.user, ticket),
+        **timeline_context(request, ticket, "tickets"),
     }
     return render(request, "crm/ticket_detail.html", context)
