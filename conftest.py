@@ -1,14 +1,16 @@
-"""The fixed cast and the service switches every test suite shares.
+"""The fixed cast, the service switches and the browser every test suite shares.
 
 alice: sales seat; bob: core seat; admin: super admin. Tests that need PostgreSQL or Redis
 take the `services` fixture: without them the test skips, and under REQUIRE_SERVICES=1
-(CI) it fails instead.
+(CI) it fails instead. Browser tests take `page` (Debian's Chromium through Playwright)
+and, for pages that hold a websocket, `asgi_server` (config/testing.py).
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from pathlib import Path
 
 os.environ.setdefault("DEBUG", "1")
 
@@ -16,12 +18,14 @@ import pytest
 from django.conf import settings
 from django.contrib.auth.models import User
 from django.db import connection
+from playwright.sync_api import Browser, Page, sync_playwright
 from rest_framework.test import APIClient
 
+from config import testing
 from config.celery import app as celery_app
 from settings_admin.models import Seat, UserSettings
 
-PASSWORD = "beacon-test-password"
+PASSWORD = testing.TEST_PASSWORD
 
 
 @pytest.fixture(autouse=True)
@@ -57,6 +61,48 @@ def postgres(db: None) -> None:
 @pytest.fixture
 def services(postgres: None, redis_url: str) -> str:
     return redis_url
+
+
+@pytest.fixture(scope="session")
+def chromium() -> Iterator[Browser]:
+    """Debian's Chromium, once per run; Playwright only drives it (never downloads one)."""
+    path = testing.chromium_path()
+    require_service(Path(path).exists(), f"Chromium at {path}")
+    # Playwright's sync API keeps an event loop running in this thread, so Django's ORM
+    # in fixtures would refuse to run; it is only the test's own thread, hence safe.
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(
+                executable_path=path, args=testing.CHROMIUM_ARGS
+            )
+            yield browser
+            browser.close()
+
+
+@pytest.fixture
+def page(chromium: Browser) -> Iterator[Page]:
+    context = chromium.new_context(viewport={"width": 1280, "height": 860})
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    yield page
+    context.close()
+
+
+@pytest.fixture(scope="session")
+def asgi_server(
+    django_db_setup: None, django_db_blocker: object
+) -> Iterator[testing.ServerProcesses]:
+    """Beacon's ASGI server (granian) and the tracking ingestor on the test database.
+
+    Needs PostgreSQL (the processes share the test database) and Redis (hits, the channel
+    layer). Tests that use it take `transactional_db` so the processes see their rows.
+    """
+    require_service(settings.REDIS_URL != "", "Redis (REDIS_URL)")
+    with django_db_blocker.unblock():  # type: ignore[attr-defined]
+        require_service(connection.vendor == "postgresql", "PostgreSQL (DATABASE_URL)")
+        with testing.asgi_server_processes() as server:
+            yield server
 
 
 def make_user(username: str, *, seat: str = Seat.CORE, superuser: bool = False) -> User:

@@ -1,72 +1,24 @@
 """A real Chromium drives Beacon through the pages a sales rep uses first.
 
 Chromium comes from the system (`CHROMIUM_PATH`, default /usr/bin/chromium); playwright only
-drives it. Without Chromium the test skips, and under REQUIRE_SERVICES=1 (CI) it fails.
+drives it (the `page` fixture of the root conftest). Without Chromium the test skips, and
+under REQUIRE_SERVICES=1 (CI) it fails.
 """
 
 from __future__ import annotations
 
-import os
 import re
-import tempfile
-from collections.abc import Iterator
 from io import StringIO
-from pathlib import Path
 
 import pytest
 from django.core.management import call_command
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Page, expect
 from pytest_django.live_server_helper import LiveServer
 
-from conftest import require_service
+from config.testing import screenshot_path
 from crm.models import Contact
 
 pytestmark = pytest.mark.browser
-
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-# A look at the contact list for people reviewing a change; nothing reads it back.
-SCREENSHOT = Path(
-    os.environ.get(
-        "BEACON_SCREENSHOT", Path(tempfile.gettempdir()) / "contact_list.png"
-    )
-)
-
-
-def chromium_path() -> str:
-    path = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
-    require_service(Path(path).exists(), f"Chromium at {path}")
-    return path
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    path = chromium_path()
-    # Playwright's sync API keeps an event loop running in this thread, so Django's ORM
-    # in fixtures would refuse to run; it is only the test's own thread, hence safe.
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-        with sync_playwright() as playwright:
-            chromium = playwright.chromium.launch(
-                executable_path=path, args=CHROMIUM_ARGS
-            )
-            yield chromium
-            chromium.close()
-
-
-@pytest.fixture
-def page(browser: Browser) -> Iterator[Page]:
-    context = browser.new_context(viewport={"width": 1280, "height": 860})
-    page = context.new_page()
-    page.set_default_timeout(15_000)
-    yield page
-    context.close()
 
 
 @pytest.fixture
@@ -87,7 +39,7 @@ def test_a_rep_signs_in_searches_opens_a_contact_and_reads_the_api_docs(
     expect(page.get_by_role("heading", name="Contacts", exact=True)).to_be_visible()
     expect(page.get_by_text("50 contacts")).to_be_visible()
     expect(page.locator(".session__user")).to_have_text("Alice Moreau")
-    page.screenshot(path=str(SCREENSHOT), full_page=False)
+    page.screenshot(path=str(screenshot_path("contact_list.png")))
 
     wanted = Contact.objects.prefetch_related("emails").filter(owner=None).last()
     assert wanted is not None

@@ -1,0 +1,191 @@
+"""What browser tests share: Debian's Chromium driven by Playwright, and Beacon's real
+ASGI server (granian) with the tracking ingestor, run as subprocesses on the test database.
+
+Django's live server is WSGI and cannot carry websockets, so pages that hold a
+notification socket are tested against the same server the Procfile runs. The server and
+the ingestor connect to the test PostgreSQL and Redis, so a test that uses them must commit
+its data (`transactional_db`). Screenshots go to `BEACON_TEST_OUTPUT` (default
+`test-output/` in the repository, ignored by git) for people reviewing a change.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+from django.conf import settings
+from django.db import connection
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+TEST_PASSWORD = "beacon-test-password"  # noqa: S105 - the cast's password in tests only
+
+
+def chromium_path() -> str:
+    return os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+
+
+def screenshot_path(name: str) -> Path:
+    """Where a browser test writes the screenshot `name` (a file name, e.g. "feed.png")."""
+    folder = Path(os.environ.get("BEACON_TEST_OUTPUT", BASE_DIR / "test-output"))
+    folder = folder / "screenshots"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder / name
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def database_url_of_tests() -> str:
+    """The URL of the database the test run created (PostgreSQL only)."""
+    db = connection.settings_dict
+    auth = db["USER"] or ""
+    if db.get("PASSWORD"):
+        auth += f":{db['PASSWORD']}"
+    host = db["HOST"] or "127.0.0.1"
+    return f"postgres://{auth}@{host}:{db['PORT'] or 5432}/{db['NAME']}"
+
+
+@dataclass
+class ServerProcesses:
+    """granian serving config.asgi and, with Redis, `run_tracking_ingest` beside it."""
+
+    url: str
+    processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
+    logs: list[IO[bytes]] = field(default_factory=list)
+
+    @property
+    def ws_url(self) -> str:
+        return "ws" + self.url.removeprefix("http")
+
+    def output(self) -> str:
+        """What the processes printed so far, for a failing test's message."""
+        text = []
+        for log in self.logs:
+            log.flush()
+            text.append(Path(log.name).read_text(errors="replace")[-20_000:])
+        return "\n".join(text)
+
+    def stop(self) -> None:
+        for process in self.processes:
+            process.terminate()
+        for process in self.processes:
+            try:
+                process.wait(10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        for log in self.logs:
+            log.close()
+
+
+def server_environment(**extra: str) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(
+        DEBUG="1",
+        DATABASE_URL=database_url_of_tests(),
+        # Each request opens its own connection: the test's flush between tests must
+        # not wait on a connection the server keeps.
+        DB_CONN_MAX_AGE="0",
+        LOG_LEVEL="WARNING",
+        TEST_FAST_PASSWORD_HASHER="1",  # noqa: S106 - a switch, not a password
+        PYTHONUNBUFFERED="1",
+    )
+    env.update(extra)
+    return env
+
+
+def _wait_until_up(server: ServerProcesses, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for process in server.processes:
+            if process.poll() is not None:
+                raise RuntimeError(f"a server process exited:\n{server.output()}")
+        try:
+            with urllib.request.urlopen(f"{server.url}/healthz", timeout=2) as answer:  # noqa: S310 - our own loopback server
+                if answer.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError(
+        f"the ASGI server did not answer within {timeout}s:\n{server.output()}"
+    )
+
+
+@contextmanager
+def asgi_server_processes(
+    *, ingest: bool = True, **env: str
+) -> Iterator[ServerProcesses]:
+    """Start granian (one worker) on a free port and, with Redis, the ingestor."""
+    port = free_port()
+    server = ServerProcesses(url=f"http://127.0.0.1:{port}")
+    environment = server_environment(PUBLIC_BASE_URL=server.url, **env)
+    bin_dir = Path(sys.executable).parent
+    commands = [
+        [
+            str(bin_dir / "granian"),
+            "--interface",
+            "asgi",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            "1",
+            "--log-level",
+            "warning",
+            "config.asgi:application",
+        ]
+    ]
+    if ingest and settings.REDIS_URL:
+        commands.append(
+            [sys.executable, "manage.py", "run_tracking_ingest", "--block-ms", "200"]
+        )
+    try:
+        for command in commands:
+            log = tempfile.NamedTemporaryFile(prefix="beacon-server-", suffix=".log")  # noqa: SIM115 - closed in stop()
+            server.logs.append(log)
+            server.processes.append(
+                subprocess.Popen(  # noqa: S603 - fixed commands of our own
+                    command,
+                    cwd=BASE_DIR,
+                    env=environment,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                )
+            )
+        _wait_until_up(server)
+        yield server
+    finally:
+        server.stop()
+
+
+def sign_in(
+    page: Any, base_url: str, username: str, password: str = TEST_PASSWORD
+) -> None:
+    """Sign in through the login form, as a person does; lands on the home page."""
+    page.goto(f"{base_url}/accounts/login/")
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(lambda url: "/accounts/login/" not in url)
