@@ -63,9 +63,14 @@ def services(postgres: None, redis_url: str) -> str:
     return redis_url
 
 
-@pytest.fixture(scope="session")
+# Per module, not per run: Playwright's sync API keeps its event loop running in the main
+# thread while the browser is open, and every later test that calls async_to_sync (the
+# channel layer, the ingestor's notifications) would fail with "cannot use AsyncToSync in
+# the same thread as an async event loop".
+@pytest.fixture(scope="module")
 def chromium() -> Iterator[Browser]:
-    """Debian's Chromium, once per run; Playwright only drives it (never downloads one)."""
+    """Debian's Chromium, once per test module; Playwright only drives it (never
+    downloads one)."""
     path = testing.chromium_path()
     require_service(Path(path).exists(), f"Chromium at {path}")
     # Playwright's sync API keeps an event loop running in this thread, so Django's ORM
