@@ -18,7 +18,7 @@ import pytest
 from django.conf import settings
 from django.contrib.auth.models import User
 from django.db import connection
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page, expect, sync_playwright
 from rest_framework.test import APIClient
 
 from config import testing
@@ -63,14 +63,12 @@ def services(postgres: None, redis_url: str) -> str:
     return redis_url
 
 
-# Per module, not per run: Playwright's sync API keeps its event loop running in the main
-# thread while the browser is open, and every later test that calls async_to_sync (the
-# channel layer, the ingestor's notifications) would fail with "cannot use AsyncToSync in
-# the same thread as an async event loop".
 @pytest.fixture(scope="module")
 def chromium() -> Iterator[Browser]:
     """Debian's Chromium, once per test module; Playwright only drives it (never
-    downloads one)."""
+    downloads one). Not once per run: while Playwright runs, its event loop is this
+    thread's, and a later module's async_to_sync (the tracking fast path) would refuse
+    to run."""
     path = testing.chromium_path()
     require_service(Path(path).exists(), f"Chromium at {path}")
     # Playwright's sync API keeps an event loop running in this thread, so Django's ORM
@@ -90,6 +88,9 @@ def page(chromium: Browser) -> Iterator[Page]:
     context = chromium.new_context(viewport={"width": 1280, "height": 860})
     page = context.new_page()
     page.set_default_timeout(15_000)
+    # Assertions wait as long as actions: on the shared 2-core machine the API docs'
+    # schema alone can take longer than expect's own 5 s.
+    expect.set_options(timeout=15_000)
     yield page
     context.close()
 

@@ -4,7 +4,7 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from activity import services
+from activity.inbound import inbound_process
 from activity.models import Attachment, InboundEmail, LoggedEmail, LogRegistration
 
 
@@ -45,7 +45,7 @@ class InboundEmailAdmin(admin.ModelAdmin):
     def reprocess(self, request: HttpRequest, queryset: QuerySet[InboundEmail]) -> None:
         outcomes: dict[str, int] = {}
         for pk in queryset.values_list("pk", flat=True):
-            inbound = services.inbound_process(inbound_id=pk, force=True)
+            inbound = inbound_process(inbound_id=pk, force=True)
             if inbound is not None:
                 outcomes[inbound.status] = outcomes.get(inbound.status, 0) + 1
         summary = ", ".join(

@@ -25,6 +25,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from activity import services
+from activity.inbound import MAX_MESSAGE_BYTES, inbound_receive
 from activity.models import InboundRoute, LoggedEmail
 from activity.selectors import (
     RECORD_MODELS,
@@ -38,6 +39,7 @@ from activity.selectors import (
     thread_emails,
     timeline_page,
 )
+from activity.tasks import inbound_enqueue
 from config.api import StrictSerializer, caller
 
 COPY_CHUNK = 256 * 1024
@@ -59,11 +61,9 @@ class RawMessageParser(BaseParser):
         total = 0
         while stream is not None and (chunk := stream.read(COPY_CHUNK)):
             total += len(chunk)
-            if total > services.MAX_MESSAGE_BYTES:
+            if total > MAX_MESSAGE_BYTES:
                 spool.close()
-                raise ParseError(
-                    f"A raw message is at most {services.MAX_MESSAGE_BYTES} bytes."
-                )
+                raise ParseError(f"A raw message is at most {MAX_MESSAGE_BYTES} bytes.")
             spool.write(chunk)
         if total == 0:
             spool.close()
@@ -192,8 +192,11 @@ class InboundCreateApi(APIView):
         if not isinstance(raw, File):
             raise ParseError("Send one raw message as message/rfc822.")
         try:
-            inbound = services.inbound_receive(
-                route=InboundRoute.API, raw=raw, posted_by=caller(request)
+            inbound = inbound_receive(
+                route=InboundRoute.API,
+                raw=raw,
+                posted_by=caller(request),
+                enqueue=inbound_enqueue,
             )
         finally:
             raw.close()

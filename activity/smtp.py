@@ -28,14 +28,10 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 from celery import current_app
 from django.db import close_old_connections, connection
 
+from activity.inbound import BATCH_SIZE, MAX_MESSAGE_BYTES, inbound_receive
 from activity.models import InboundRoute
 from activity.selectors import bcc_address_parse
-from activity.services import (
-    BATCH_SIZE,
-    MAX_MESSAGE_BYTES,
-    inbound_enqueue_many,
-    inbound_receive,
-)
+from activity.tasks import inbound_enqueue, inbound_enqueue_many
 from settings_admin.models import AccountSettings
 from settings_admin.selectors import account_settings_get
 
@@ -77,7 +73,7 @@ def _in_thread(fn: Callable[..., T], *args: Any) -> T:
 
 class Enqueuer:
     """Queues the processing of stored messages from a thread of its own, all the rows
-    stored meanwhile in one task (at most `services.BATCH_SIZE`), so neither the
+    stored meanwhile in one task (at most `inbound.BATCH_SIZE`), so neither the
     reply to the sender nor the worker pays one broker message per email.
 
     A row stored but never queued (the receiver stopped in between, the broker was
@@ -123,7 +119,7 @@ def _store(
     content: bytes,
     mail_from: str,
     rcpt_tos: list[str],
-    enqueue: Callable[[int], None] | None,
+    enqueue: Callable[[int], None],
 ) -> int:
     inbound = inbound_receive(
         route=InboundRoute.SMTP,
@@ -131,7 +127,7 @@ def _store(
         envelope_from=mail_from,
         envelope_to=rcpt_tos,
         # Run inline when tasks are eager (development, tests): logged before 250.
-        enqueue=None if current_app.conf.task_always_eager else enqueue,
+        enqueue=inbound_enqueue if current_app.conf.task_always_eager else enqueue,
     )
     return inbound.pk
 

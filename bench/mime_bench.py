@@ -327,8 +327,9 @@ def memory() -> dict[str, Any]:
     _django()
     from django.core.files import File
 
+    from activity.inbound import inbound_receive
     from activity.models import InboundRoute, InboundStatus
-    from activity.services import inbound_receive
+    from activity.tasks import inbound_enqueue
 
     _cast()
     run_id = uuid.uuid4().hex[:12]
@@ -340,7 +341,9 @@ def memory() -> dict[str, Any]:
         with path.open("rb") as fp:
             # Stored, then processed on commit by the eager task.
             inbound = inbound_receive(
-                route=InboundRoute.API, raw=File(fp, name="big.eml")
+                route=InboundRoute.API,
+                raw=File(fp, name="big.eml"),
+                enqueue=inbound_enqueue,
             )
         inbound.refresh_from_db()
         elapsed = time.perf_counter() - started

@@ -3,7 +3,8 @@
 1. self       the sender's own browser (signed cookie) or Beacon session
 2. blocked_ip the account's blocked networks (S8)
 3. prefetch   HEAD, or a request announcing itself as a prefetch/preview
-4. scanner    the trap link; a known scanner agent or network; a click within seconds
+4. scanner    the trap link; a known machine agent (crawler-user-agents, Beacon's own
+              gateways) or scanner network (Microsoft EOP, gateways); a click within seconds
               of Sent; several links clicked within a second or two; a pixel fetched by
               the same IP that followed the trap link
 5. apple_mpp  an open from Apple's proxy (Apple networks or its bare agent)
@@ -99,15 +100,16 @@ def _scanner_reason(
     history: History,
     *,
     trap: bool,
-    needle: str,
+    machine: str,
     address: tuple[int, int] | None,
 ) -> str:
     if trap:
         return "followed the hidden trap link (T7)"
-    if needle:
-        return f"known scanner agent ({needle})"
-    if lists.networks("scanner_networks").holds(address):
-        return f"known scanner network ({hit.ip})"
+    if machine:
+        return machine
+    for name, label in lists.SCANNER_NETWORKS.items():
+        if lists.networks(name).holds(address):
+            return f"known scanner network: {label} ({hit.ip})"
     if hit.kind == OPEN and (hit.email_id, hit.ip) in history.trap_ips:
         return "fetched by an address that followed the trap link"
     if hit.kind != CLICK:
@@ -150,9 +152,9 @@ def classify(
         return Verdict.PREFETCH, "HEAD request"
     if hit.purpose and any(p in hit.purpose.lower() for p in PREFETCH_PURPOSES):
         return Verdict.PREFETCH, f"announced as {hit.purpose.lower()}"
-    needle, provider, apple_agent = lists.agent_facts(hit.user_agent)
+    machine, provider, apple_agent = lists.agent_facts(hit.user_agent)
     reason = _scanner_reason(
-        hit, facts, history, trap=trap, needle=needle, address=address
+        hit, facts, history, trap=trap, machine=machine, address=address
     )
     if reason:
         return Verdict.SCANNER, reason

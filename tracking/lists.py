@@ -1,23 +1,40 @@
-"""The network and agent lists behind the verdicts, read from tracking/data/."""
+"""The network and agent lists behind the verdicts.
+
+Machine agents come from the `crawler-user-agents` package (pinned in requirements.txt)
+plus Beacon's own tracking/data/scanner_agents.txt for what that data set lacks; the
+networks and the other agent lists are files in tracking/data/, each naming its source.
+"""
 
 from __future__ import annotations
 
 import bisect
+import importlib
 import ipaddress
 import re
 import socket
+from collections import defaultdict
 from collections.abc import Iterable
 from functools import cache, lru_cache
+from importlib import metadata
 from pathlib import Path
+from typing import Any
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
 LIST_FILES = {
     "apple_mpp_networks": "apple_mpp_networks.txt",
+    "microsoft_eop_networks": "microsoft_eop_networks.txt",
     "scanner_networks": "scanner_networks.txt",
     "scanner_agents": "scanner_agents.txt",
     "proxy_agents": "proxy_agents.txt",
+    "mail_client_agents": "mail_client_agents.txt",
 }
-NETWORK_LISTS = {"apple_mpp_networks", "scanner_networks"}
+NETWORK_LISTS = {"apple_mpp_networks", "microsoft_eop_networks", "scanner_networks"}
+# The networks whose hits are `scanner`, and how a reason names each.
+SCANNER_NETWORKS = {
+    "microsoft_eop_networks": "Microsoft Exchange Online Protection / Defender",
+    "scanner_networks": "mail security gateway",
+}
+CRAWLER_PACKAGE = "crawler-user-agents"
 
 # Apple's MPP proxy fetches with this bare agent, unlike Mail.app's own
 # ("Mozilla/5.0 (Macintosh; ...) AppleWebKit/605.1.15 (KHTML, like Gecko)").
@@ -32,6 +49,11 @@ def list_path(name: str) -> Path:
 def read_lines(name: str) -> list[str]:
     lines = list_path(name).read_text().splitlines()
     return [line.strip() for line in lines if line.strip() and not line.startswith("#")]
+
+
+def first_fields(name: str) -> list[str]:
+    """A list's entries when a line is `entry<TAB>its source`."""
+    return [line.split("\t", 1)[0].strip() for line in read_lines(name)]
 
 
 class NetworkSet:
@@ -89,7 +111,15 @@ def networks(name: str) -> NetworkSet:
 
 @cache
 def scanner_agents() -> tuple[str, ...]:
-    return tuple(line.lower() for line in read_lines("scanner_agents"))
+    """Beacon's own machine-agent substrings (lower case): gateways and link scanners
+    that crawler-user-agents does not know."""
+    return tuple(entry.lower() for entry in first_fields("scanner_agents"))
+
+
+@cache
+def mail_client_agents() -> tuple[str, ...]:
+    """Real mail clients' agents: no machine pattern may match one of them."""
+    return tuple(first_fields("mail_client_agents"))
 
 
 @cache
@@ -99,6 +129,123 @@ def proxy_agents() -> tuple[tuple[str, str], ...]:
         needle, _, provider = line.partition("\t")
         pairs.append((needle.strip().lower(), provider.strip() or needle.strip()))
     return tuple(pairs)
+
+
+def crawler_version() -> str:
+    return metadata.version(CRAWLER_PACKAGE)
+
+
+def _crawler_data() -> list[dict[str, Any]]:
+    module = importlib.import_module("crawleruseragents")
+    return list(module.CRAWLER_USER_AGENTS_DATA)
+
+
+@cache
+def crawler_patterns() -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(kept, left out): crawler-user-agents' patterns, minus those that match a real
+    mail client's agent (its data set lists Gmail's and Yahoo's image proxies, which
+    are real opens here: verdict `proxy`)."""
+    clients = mail_client_agents()
+    kept: list[str] = []
+    left_out: list[str] = []
+    for item in _crawler_data():
+        pattern = str(item["pattern"])
+        compiled = re.compile(pattern)
+        matches_a_client = any(compiled.search(agent) for agent in clients)
+        (left_out if matches_a_client else kept).append(pattern)
+    return tuple(kept), tuple(left_out)
+
+
+# The regular-expression parser, for the literals a pattern requires (not in typeshed).
+_parser: Any = importlib.import_module("re._parser")
+_constants: Any = importlib.import_module("re._constants")
+MIN_LITERAL = 3
+
+
+def required_literals(pattern: str) -> list[str] | None:
+    """Lower-case ASCII strings one of which every match of `pattern` contains, or
+    None when the pattern has no such literal of MIN_LITERAL characters."""
+    try:
+        return _literals(list(_parser.parse(pattern)))
+    except (re.error, ValueError, TypeError):
+        return None
+
+
+def _literals(items: list[tuple[Any, Any]]) -> list[str] | None:
+    best = ""
+    run: list[str] = []
+    inner: list[str] | None = None  # from a group or alternation the sequence requires
+    for op, value in items:
+        if op is _constants.LITERAL and value < 128:
+            run.append(chr(value))
+            continue
+        best = max(best, "".join(run), key=len)
+        run = []
+        if inner is not None:
+            continue
+        if op is _constants.SUBPATTERN:
+            inner = _literals(list(value[-1]))
+        elif op is _constants.BRANCH:
+            branches = [_literals(list(branch)) for branch in value[1]]
+            if all(branches):
+                inner = [literal for found in branches if found for literal in found]
+    best = max(best, "".join(run), key=len)
+    if len(best) >= MIN_LITERAL:
+        return [best.lower()]
+    return inner
+
+
+class PatternIndex:
+    """Many regular expressions, each run only on agents that hold a literal it requires.
+
+    One alternation of ~1,500 patterns costs milliseconds per agent in Python's `re`
+    (every alternative is tried at every position). Here each pattern is filed under
+    the first three characters of its required literal; an agent's three-character
+    slices pick the few patterns worth running. Patterns without such a literal are
+    always run.
+    """
+
+    def __init__(self, patterns: Iterable[str]) -> None:
+        self.patterns = tuple(patterns)
+        self._by_key: dict[str, list[tuple[int, str, re.Pattern[str]]]] = defaultdict(
+            list
+        )
+        self._always: list[tuple[int, re.Pattern[str]]] = []
+        for index, pattern in enumerate(self.patterns):
+            compiled = re.compile(pattern)
+            literals = required_literals(pattern)
+            if not literals:
+                self._always.append((index, compiled))
+                continue
+            for literal in dict.fromkeys(literals):
+                self._by_key[literal[:MIN_LITERAL]].append((index, literal, compiled))
+        self._keys = frozenset(self._by_key)
+
+    def first(self, agent: str, lowered: str) -> str:
+        """The first pattern (in list order) that `agent` matches, or ""; `lowered`
+        is `agent.lower()`."""
+        found: int | None = None
+        slices = {lowered[i : i + MIN_LITERAL] for i in range(len(lowered) - 2)}
+        for key in slices & self._keys:
+            for index, literal, compiled in self._by_key[key]:
+                if (
+                    (found is None or index < found)
+                    and literal in lowered
+                    and compiled.search(agent)
+                ):
+                    found = index
+        for index, compiled in self._always:
+            if found is not None and index > found:
+                break
+            if compiled.search(agent):
+                found = index
+                break
+        return "" if found is None else self.patterns[found]
+
+
+@cache
+def crawler_index() -> PatternIndex:
+    return PatternIndex(crawler_patterns()[0])
 
 
 def _first_needle(needles: tuple[str, ...]) -> re.Pattern[str] | None:
@@ -118,26 +265,36 @@ def _proxy_pattern() -> re.Pattern[str] | None:
 
 @lru_cache(maxsize=4096)
 def agent_facts(user_agent: str) -> tuple[str, str, bool]:
-    """(scanner needle, proxy provider, Apple MPP agent?) of a user agent.
+    """(machine reason, proxy provider, Apple MPP agent?) of a user agent.
 
-    The needle and provider are the first in list order that the lower-cased agent
-    contains ("" when none). Cached: the same agents recur across hits.
+    The machine reason names the matched entry: Beacon's own list first (the first
+    needle in list order the lower-cased agent contains), then crawler-user-agents
+    (its first pattern in the data set's order); "" for neither. The provider is the
+    first in list order. Cached: the same agents recur across hits.
     """
     agent = user_agent.lower()
-    needle = provider = ""
+    machine = provider = ""
     pattern = _scanner_pattern()
     if pattern is not None and pattern.search(agent):
         needle = next(n for n in scanner_agents() if n in agent)
+        machine = f"known scanner agent ({needle})"
+    else:
+        found = crawler_index().first(user_agent, agent)
+        if found:
+            machine = f"known machine agent ({CRAWLER_PACKAGE} pattern {found[:100]})"
     pattern = _proxy_pattern()
     if pattern is not None and pattern.search(agent):
         provider = next(p for n, p in proxy_agents() if n in agent)
-    return needle, provider, agent.strip() == APPLE_MPP_AGENT
+    return machine, provider, agent.strip() == APPLE_MPP_AGENT
 
 
 def reload_lists() -> None:
     networks.cache_clear()
     scanner_agents.cache_clear()
+    mail_client_agents.cache_clear()
     proxy_agents.cache_clear()
+    crawler_patterns.cache_clear()
+    crawler_index.cache_clear()
     _scanner_pattern.cache_clear()
     _proxy_pattern.cache_clear()
     agent_facts.cache_clear()

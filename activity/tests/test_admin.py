@@ -6,8 +6,8 @@ import pytest
 from django.core.files.base import ContentFile
 from django.test import Client
 
+from activity.inbound import inbound_process
 from activity.models import InboundEmail, InboundRoute, InboundStatus
-from activity.services import inbound_process
 from activity.tests.mail import message, raw
 from crm.models import Contact
 

@@ -8,8 +8,8 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import connection
 
+from activity.inbound import inbound_process
 from activity.models import InboundEmail, InboundRoute, InboundStatus, LoggedEmail
-from activity.services import inbound_process
 from activity.tests.mail import message, raw
 from crm.models import Contact
 

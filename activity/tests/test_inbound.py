@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 from django.utils import timezone
 
-from activity import services, tasks
+from activity import tasks
+from activity.inbound import REQUEUE_AFTER, inbound_process_batch, inbound_receive
 from activity.models import InboundEmail, InboundRoute, InboundStatus, LoggedEmail
-from activity.services import REQUEUE_AFTER, inbound_process_batch, inbound_receive
 from activity.tests.mail import message, raw
 from crm.models import Contact
 
@@ -21,7 +21,9 @@ pytestmark = pytest.mark.django_db
 
 def _stored(data: bytes) -> InboundEmail:
     """A received message not yet picked up (outside a test, its task is queued)."""
-    return inbound_receive(route=InboundRoute.SMTP, raw=data)
+    return inbound_receive(
+        route=InboundRoute.SMTP, raw=data, enqueue=tasks.inbound_enqueue
+    )
 
 
 def test_one_task_logs_every_waiting_message_in_a_few_queries(
@@ -195,7 +197,7 @@ def test_a_message_whose_task_was_lost_is_queued_again_by_the_sweep(
 
     # Only the lost one is queued (eager here: its task runs at once, and like any
     # batch task also takes the fresh one, still waiting, along with it).
-    assert services.inbound_requeue_waiting() == 1
+    assert tasks.inbound_requeue_waiting() == 1
 
     statuses = dict(InboundEmail.objects.values_list("pk", "status"))
     assert statuses[lost.pk] == InboundStatus.LOGGED

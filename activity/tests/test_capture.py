@@ -8,8 +8,8 @@ from django.core import mail as django_mail
 from django.core.files.base import ContentFile
 from rest_framework.test import APIClient
 
+from activity.inbound import inbound_process
 from activity.models import InboundStatus, LoggedEmail
-from activity.services import inbound_process
 from activity.tests.conftest import PostInbound
 from activity.tests.mail import latin1_mime_multipart, message, raw, with_attachment
 from crm.models import Company, Contact, ContactSource, LegalBasis, MarketingStatus
