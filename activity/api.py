@@ -16,6 +16,7 @@ from drf_spectacular.utils import (
     OpenApiParameter,
     extend_schema,
     extend_schema_field,
+    extend_schema_serializer,
 )
 from rest_framework import serializers, status
 from rest_framework.exceptions import NotFound, ParseError
@@ -40,7 +41,22 @@ from activity.selectors import (
     timeline_page,
 )
 from activity.tasks import inbound_enqueue
-from config.api import StrictSerializer, caller
+from config.api import (
+    ERRORS,
+    PAGE_PARAMETERS,
+    Pagination,
+    StrictSerializer,
+    caller,
+    paginated_schema,
+)
+from tracking.models import TrackedEmail
+from tracking.selectors import (
+    FEED_STATES,
+    EmailStatus,
+    FeedFilters,
+    email_statuses,
+    feed_for_user,
+)
 
 COPY_CHUNK = 256 * 1024
 
@@ -402,3 +418,90 @@ def attachment_response(attachment: Any) -> FileResponse:
         filename=attachment.filename,
         content_type=attachment.content_type or "application/octet-stream",
     )
+
+
+# -- the activity feed (V2) -------------------------------------------------------------
+
+
+class FeedLinkSerializer(serializers.Serializer):
+    url = serializers.CharField()
+    clicks = serializers.IntegerField()
+
+
+class FeedApi(APIView):
+    """The caller's own tracked emails, newest first, with status and counts (V2);
+    the same selector and filters as the /activity/ page."""
+
+    class FilterSerializer(serializers.Serializer):
+        state = serializers.ChoiceField(choices=list(FEED_STATES), required=False)
+        since = serializers.DateField(required=False)
+        until = serializers.DateField(required=False)
+        contact = serializers.IntegerField(
+            required=False, min_value=1, max_value=2**63 - 1
+        )
+        company = serializers.IntegerField(
+            required=False, min_value=1, max_value=2**63 - 1
+        )
+
+    @extend_schema_serializer(component_name="FeedItem")
+    class OutputSerializer(serializers.Serializer):
+        id = serializers.IntegerField()
+        subject = serializers.CharField()
+        to = serializers.ListField(child=serializers.CharField())
+        cc = serializers.ListField(child=serializers.CharField())
+        anonymous = serializers.BooleanField()
+        contact_id = serializers.IntegerField(allow_null=True)
+        contact_name = serializers.CharField(allow_null=True)
+        sent_at = serializers.DateTimeField(allow_null=True)
+        created_at = serializers.DateTimeField()
+        status = serializers.ChoiceField(
+            choices=["registered", "sent", "opened", "clicked"]
+        )
+        opens = serializers.IntegerField()
+        clicks = serializers.IntegerField()
+        last_event_at = serializers.DateTimeField(allow_null=True)
+        links = FeedLinkSerializer(many=True)
+
+    @extend_schema(
+        operation_id="feed_list",
+        parameters=[
+            *PAGE_PARAMETERS,
+            OpenApiParameter("state", str, enum=list(FEED_STATES)),
+            OpenApiParameter("since", OpenApiTypes.DATE),
+            OpenApiParameter("until", OpenApiTypes.DATE),
+            OpenApiParameter("contact", int),
+            OpenApiParameter("company", int),
+        ],
+        responses={200: paginated_schema(OutputSerializer, "FeedItem"), **ERRORS},
+    )
+    def get(self, request: Request) -> Response:
+        wanted = self.FilterSerializer(data=request.query_params)
+        wanted.is_valid(raise_exception=True)
+        rows = feed_for_user(caller(request), FeedFilters(**wanted.validated_data))
+        paginator = Pagination()
+        page = paginator.paginate_queryset(rows, request, view=self) or []
+        statuses = email_statuses(list(page))
+        return paginator.get_paginated_response(
+            [self._item(email, statuses[email.pk]) for email in page]
+        )
+
+    @staticmethod
+    def _item(email: TrackedEmail, status: EmailStatus) -> dict[str, Any]:
+        return {
+            "id": email.pk,
+            "subject": email.subject,
+            "to": email.to,
+            "cc": email.cc,
+            "anonymous": email.is_anonymous,
+            "contact_id": email.contact_id,
+            "contact_name": str(email.contact) if email.contact else None,
+            "sent_at": email.sent_at,
+            "created_at": email.created_at,
+            "status": status.status,
+            "opens": status.opens,
+            "clicks": status.clicks,
+            "last_event_at": status.last_event_at,
+            "links": [
+                {"url": link.url, "clicks": link.clicks} for link in status.links
+            ],
+        }

@@ -42,6 +42,7 @@ api_urlpatterns: list[URLPattern | URLResolver] = [
         api.LoggedEmailPinApi.as_view(),
         name="logged-email-pin",
     ),
+    path("feed/", api.FeedApi.as_view(), name="feed"),
     path(
         "attachments/<int:pk>/download/",
         api.AttachmentDownloadApi.as_view(),

@@ -56,6 +56,7 @@ def cockpit(transactional_db: None, alice: User) -> Iterator[dict[str, Any]]:
         track=True,
     )
     email = tracked_email_mark_sent(email=registered.email)
+    assert email.sent_at is not None
     TrackedEmail.objects.filter(pk=email.pk).update(
         sent_at=email.sent_at - timedelta(minutes=10)
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from django.contrib.auth.models import User
@@ -217,3 +218,40 @@ def test_company_filter_lists_only_companies_of_my_contacts(
 
     assert "<option value=" in html and ">Acme</option>" in html
     assert "Zeta" not in html and "Zed" not in html
+
+
+def test_the_feed_api_answers_my_emails_with_status_and_counts(
+    alice: User, bob: User, anna: Contact, alice_api: Any, bob_api: Any
+) -> None:
+    email = tracked(alice, contact=anna, subject="Proposal")
+    event(email, at=BASE_TIME + timedelta(minutes=4))
+    event(email, kind=Kind.CLICK, link=email.links.filter(is_trap=False).first())
+    tracked(alice, contact=anna, subject="Quiet")
+
+    mine = alice_api.get("/api/v1/feed/", {"state": "clicked"}).json()
+    theirs = bob_api.get("/api/v1/feed/").json()
+
+    assert mine["count"] == 1
+    item = mine["results"][0]
+    assert item["id"] == email.pk and item["status"] == "clicked"
+    assert item["opens"] == 1 and item["clicks"] == 1
+    assert item["contact_name"] == "Anna"
+    assert item["links"] == [{"url": "https://acme.example/pricing", "clicks": 1}]
+    assert theirs["count"] == 0
+
+
+@pytest.mark.parametrize(
+    "query",
+    [{"state": "maybe"}, {"since": "yesterday"}, {"contact": "x"}, {"company": 2**64}],
+)
+def test_the_feed_api_refuses_bad_filters(
+    alice_api: Any, query: dict[str, object]
+) -> None:
+    response = alice_api.get("/api/v1/feed/", query)
+
+    assert response.status_code == 400
+    assert response.json()["error"] == "invalid"
+
+
+def test_the_feed_api_needs_a_signed_in_caller(anon_api: Any) -> None:
+    assert anon_api.get("/api/v1/feed/").status_code in (401, 403)
