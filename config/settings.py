@@ -33,6 +33,12 @@ if SECRET_KEY == DEV_SECRET_KEY and not DEBUG:
 # Old keys after a rotation: sessions and tracking tokens signed with them still verify.
 SECRET_KEY_FALLBACKS = env_list("SECRET_KEY_FALLBACKS")
 
+# The reverse proxies / load balancers in front (comma-separated CIDRs; empty: none).
+# Only a peer in them is believed about the client's address, read from
+# TRUSTED_PROXY_HEADER (X-Forwarded-For, or Forwarded): the right-most address that is
+# not itself a trusted proxy (config.client_address). Tracking's network rules need it.
+TRUSTED_PROXIES = env_list("TRUSTED_PROXIES")
+TRUSTED_PROXY_HEADER = env_str("TRUSTED_PROXY_HEADER", "X-Forwarded-For")
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "testserver"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
 # Absolute base of pixel and click URLs put into outgoing email.
@@ -58,6 +64,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "config.client_address.ClientAddressMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",

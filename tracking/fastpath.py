@@ -23,6 +23,7 @@ import orjson
 from asgiref.sync import sync_to_async
 from django.conf import settings
 
+from config.client_address import scope_client
 from tracking import tokens
 
 logger = logging.getLogger(__name__)
@@ -165,7 +166,6 @@ def hit_fields(scope: Scope, kind: str, email_id: int, link_id: int | None) -> H
         for key, value in scope.get("headers", ())
         if key in WANTED_HEADERS
     }
-    client = scope.get("client") or ("", 0)
     now = time.time()
     hit = {
         "h": hit_id(now),
@@ -173,7 +173,7 @@ def hit_fields(scope: Scope, kind: str, email_id: int, link_id: int | None) -> H
         "e": str(email_id),
         "l": str(link_id or ""),
         "t": repr(now),
-        "ip": client[0] or "",
+        "ip": scope_client(scope),  # behind trusted proxies: the forwarded client
         "ua": headers.get(b"user-agent", "")[:2000],
         "m": scope.get("method", "GET"),
     }
