@@ -250,7 +250,7 @@ def test_the_feed_api_refuses_bad_filters(
     response = alice_api.get("/api/v1/feed/", query)
 
     assert response.status_code == 400
-    assert response.json()["error"] == "invalid"
+    assert response.json()["error"] == "validation_error"
 
 
 def test_the_feed_api_needs_a_signed_in_caller(anon_api: Any) -> None:
