@@ -23,7 +23,7 @@ run: venv
 	DEBUG=$${DEBUG:-1} $(BIN)/python manage.py collectstatic --noinput --verbosity 0
 	DEBUG=$${DEBUG:-1} $(BIN)/python manage.py seed_demo
 	@echo "Beacon is at http://$(HOST):$(PORT)/  (admin: /admin/, API docs: /api/docs/)"
-	DEBUG=$${DEBUG:-1} $(BIN)/granian --interface asgi --host $(HOST) --port $(PORT) \
+	HOST=$(HOST) PORT=$(PORT) DEBUG=$${DEBUG:-1} $(BIN)/granian --interface asgi --host $(HOST) --port $(PORT) \
 		--log-level warning config.asgi:application
 
 test: venv

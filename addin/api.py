@@ -1,17 +1,34 @@
-"""The compose-context API (A2): what the add-in's Log and Track boxes show before Send."""
+"""The add-in's API: its tokens, and the compose context (A2) its Log and Track boxes show
+before Send."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from drf_spectacular.utils import extend_schema
-from rest_framework import serializers
+from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from addin.selectors import ComposeContext, RecipientContext, compose_context
-from config.api import EmailAddressField, StrictSerializer, caller
+from addin import services
+from addin.models import AddinToken
+from addin.selectors import (
+    ComposeContext,
+    RecipientContext,
+    addin_tokens_for_user,
+    compose_context,
+)
+from config.api import (
+    ERRORS,
+    PAGE_PARAMETERS,
+    EmailAddressField,
+    NotAllowed,
+    StrictSerializer,
+    caller,
+    paginated,
+    paginated_schema,
+)
 
 
 class RecordSerializer(serializers.Serializer):
@@ -158,3 +175,110 @@ class ComposeContextApi(APIView):
             bcc=data.get("bcc", []),
         )
         return Response(compose_context_data(context))
+
+
+class AddinTokenOutput(serializers.ModelSerializer[AddinToken]):
+    class Meta:
+        model = AddinToken
+        fields = ["id", "name", "prefix", "created_at", "last_used_at"]
+        ref_name = "AddinToken"
+
+
+class IssuedAddinTokenOutput(AddinTokenOutput):
+    token = serializers.CharField(
+        help_text="The token itself: shown this once, only its hash is kept."
+    )
+
+    class Meta(AddinTokenOutput.Meta):
+        fields = [*AddinTokenOutput.Meta.fields, "token"]
+        ref_name = "IssuedAddinToken"
+
+
+def issued_token_data(issued: services.IssuedAddinToken) -> dict[str, Any]:
+    return {**AddinTokenOutput(issued.token).data, "token": issued.key}
+
+
+class AddinTokenListApi(APIView):
+    class InputSerializer(StrictSerializer):
+        class Meta:
+            ref_name = "AddinTokenCreate"
+
+        name = serializers.CharField(
+            max_length=100, help_text='How the rep will recognise it, e.g. "Outlook".'
+        )
+
+    @extend_schema(
+        operation_id="addin_token_list",
+        tags=["addin"],
+        summary="The caller's add-in tokens, newest first, with their last use",
+        parameters=PAGE_PARAMETERS,
+        responses={200: paginated_schema(AddinTokenOutput, "AddinToken"), **ERRORS},
+    )
+    def get(self, request: Request) -> Response:
+        tokens = addin_tokens_for_user(caller(request))
+        return paginated(request, self, tokens, AddinTokenOutput)
+
+    @extend_schema(
+        operation_id="addin_token_create",
+        tags=["addin"],
+        summary="Issue a named add-in token (from a signed-in web session only)",
+        request=InputSerializer,
+        responses={201: IssuedAddinTokenOutput, **ERRORS},
+    )
+    def post(self, request: Request) -> Response:
+        user = caller(request)
+        # A token must not mint tokens: revoking a leaked one would not end its reach.
+        if isinstance(request.auth, AddinToken):
+            raise NotAllowed(
+                "Add-in tokens are issued from a signed-in session, not with a token.",
+                code="token_cannot_issue_tokens",
+            )
+        serializer = self.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        issued = services.addin_token_create(
+            user=user, name=serializer.validated_data["name"]
+        )
+        return Response(issued_token_data(issued), status=status.HTTP_201_CREATED)
+
+
+class AddinTokenRevokeApi(APIView):
+    @extend_schema(
+        operation_id="addin_token_revoke",
+        tags=["addin"],
+        summary="Revoke one of the caller's add-in tokens; it stops working at once",
+        responses={204: None, **ERRORS},
+    )
+    def delete(self, request: Request, pk: int) -> Response:
+        services.addin_token_revoke(user=caller(request), token_id=pk)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class AddinTokenCurrentApi(APIView):
+    @extend_schema(
+        operation_id="addin_token_current",
+        tags=["addin"],
+        summary="The token this request was made with",
+        responses={200: AddinTokenOutput, **ERRORS},
+    )
+    def get(self, request: Request) -> Response:
+        return Response(AddinTokenOutput(self._token(request)).data)
+
+    @extend_schema(
+        operation_id="addin_token_sign_out",
+        tags=["addin"],
+        summary="Sign the add-in out: revoke the token this request was made with",
+        responses={204: None, **ERRORS},
+    )
+    def delete(self, request: Request) -> Response:
+        token = self._token(request)
+        services.addin_token_revoke(user=caller(request), token_id=token.pk)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    def _token(self, request: Request) -> AddinToken:
+        caller(request)
+        if not isinstance(request.auth, AddinToken):
+            raise NotAllowed(
+                "This request was not made with an add-in token.",
+                code="not_token_authenticated",
+            )
+        return request.auth

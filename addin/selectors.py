@@ -1,4 +1,5 @@
-"""What the add-in shows before Send (C1, C2): one read, built from the other apps' rules."""
+"""The add-in's reads: its tokens, and what it shows before Send (C1, C2), built from the
+other apps' rules."""
 
 from __future__ import annotations
 
@@ -6,7 +7,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from django.contrib.auth.models import AbstractBaseUser
+from django.db.models import QuerySet
+from django.shortcuts import get_object_or_404
 
+from addin.models import AddinToken
+from addin.tokens import token_hash
 from crm.models import Company, Contact, Deal, Ticket
 from crm.selectors import (
     contact_primary_company,
@@ -105,4 +110,23 @@ def compose_context(
         anonymous_notice=ANONYMOUS_NOTICE if len(recipients) > 1 else "",
         associate=effective.associate,
         recipients=rows,
+    )
+
+
+def addin_tokens_for_user(user: AbstractBaseUser) -> QuerySet[AddinToken]:
+    """The user's own add-in tokens, newest first, with their last use."""
+    return AddinToken.objects.filter(user_id=user.pk)
+
+
+def addin_token_get_for_user(user: AbstractBaseUser, pk: object) -> AddinToken:
+    """One of the user's own tokens; another user's is a 404, as if it did not exist."""
+    return get_object_or_404(addin_tokens_for_user(user), pk=pk)
+
+
+def addin_token_find(key: str) -> AddinToken | None:
+    """The token a request presents, with its user, or None if unknown or revoked."""
+    return (
+        AddinToken.objects.select_related("user")
+        .filter(key_hash=token_hash(key))
+        .first()
     )

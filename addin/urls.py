@@ -11,6 +11,17 @@ api_urlpatterns: list[URLPattern | URLResolver] = [
         api.ComposeContextApi.as_view(),
         name="addin-compose-context",
     ),
+    path("addin/tokens/", api.AddinTokenListApi.as_view(), name="addin-token-list"),
+    path(
+        "addin/tokens/current/",
+        api.AddinTokenCurrentApi.as_view(),
+        name="addin-token-current",
+    ),
+    path(
+        "addin/tokens/<int:pk>/",
+        api.AddinTokenRevokeApi.as_view(),
+        name="addin-token",
+    ),
 ]
 # Server-rendered pages, mounted at the root.
 urlpatterns: list[URLPattern | URLResolver] = [

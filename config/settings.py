@@ -41,8 +41,18 @@ TRUSTED_PROXIES = env_list("TRUSTED_PROXIES")
 TRUSTED_PROXY_HEADER = env_str("TRUSTED_PROXY_HEADER", "X-Forwarded-For")
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "testserver"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
-# Absolute base of pixel and click URLs put into outgoing email.
-PUBLIC_BASE_URL = env_str("PUBLIC_BASE_URL", "http://127.0.0.1:8000").rstrip("/")
+# Where `make run` serves (the Makefile passes its HOST and PORT on).
+HOST = env_str("HOST", "127.0.0.1")
+PORT = env_int("PORT", 8000)
+# Absolute base of pixel and click URLs put into outgoing email and of the add-in
+# manifest's URLs. Unset: the address the server listens on, so `make run PORT=9000`
+# links to port 9000 (a wildcard bind is reached through localhost).
+PUBLIC_BASE_URL = (
+    env_str("PUBLIC_BASE_URL")
+    or f"http://{'localhost' if HOST in {'0.0.0.0', '::', ''} else HOST}:{PORT}"  # noqa: S104 - compared, not bound
+).rstrip("/")
+# Deal amounts are in the account's one currency (ISO 4217 code), shown beside them.
+CURRENCY = env_str("CURRENCY", "USD").upper()
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -52,7 +62,6 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
-    "rest_framework.authtoken",
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "channels",
@@ -203,7 +212,8 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DATA_UPLOAD_MAX_MEMORY_SIZE", 80 * 1024 *
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        # The Outlook add-in: named, revocable tokens stored as hashes.
+        "addin.authentication.AddinTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],

@@ -22,6 +22,7 @@ from crm.models import (
     ContactTicket,
     Deal,
     Pipeline,
+    Stage,
     Ticket,
 )
 
@@ -324,3 +325,15 @@ def association_link_get(record: Contact | Company, other: str, other_pk: Any) -
     return get_object_or_404(
         association_links(record, other), **{f"{other}_id": other_pk}
     )
+
+
+# Boards (V5): a pipeline's records, one column per stage.
+
+
+def board_columns(pipeline: Pipeline, kind: str) -> list[tuple[Stage, list[Any]]]:
+    """Each stage of `pipeline` in order with its deals or tickets, newest first."""
+    lister = deal_list if kind == "deal" else ticket_list
+    by_stage: dict[int, list[Any]] = {stage.pk: [] for stage in pipeline.stages.all()}
+    for record in lister(pipeline=pipeline.pk):
+        by_stage.setdefault(record.stage_id, []).append(record)
+    return [(stage, by_stage[stage.pk]) for stage in pipeline.stages.all()]

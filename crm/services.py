@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import partial
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
 
 from config.api import DomainError
+from crm import events
 from crm.models import (
     Company,
     Contact,
@@ -274,10 +276,18 @@ def record_delete(*, record: Deal | Ticket) -> None:
 
 @transaction.atomic
 def record_update(*, record: Deal | Ticket, data: dict[str, Any]) -> Deal | Ticket:
+    """Changes a deal or ticket; a new stage or pipeline reaches the open boards once
+    the change is committed."""
+    old_place = (record.pipeline_id, record.stage_id)
     for field, value in data.items():
         setattr(record, field, value)
     _check_stage(record.pipeline, record.stage)
     record.save()
+    if (record.pipeline_id, record.stage_id) != old_place:
+        transaction.on_commit(
+            partial(events.send_record_moved, record, old_pipeline_id=old_place[0]),
+            robust=True,  # The move is saved; a lost live update must not undo it.
+        )
     return record
 
 

@@ -75,10 +75,53 @@ api_urlpatterns: list[URLPattern | URLResolver] = [
 urlpatterns: list[URLPattern | URLResolver] = [
     path("contacts/", views.contact_list, name="contact-list"),
     path("contacts/<int:pk>/", views.contact_detail, name="contact-detail"),
+    path(
+        "contacts/<int:pk>/emails/primary/",
+        views.contact_primary_email,
+        name="contact-primary-email",
+    ),
     path("companies/", views.company_list, name="company-list"),
     path("companies/<int:pk>/", views.company_detail, name="company-detail"),
     path("deals/", views.deal_list, name="deal-list"),
+    path("deals/board/", views.deal_board, name="deal-board"),
     path("deals/<int:pk>/", views.deal_detail, name="deal-detail"),
     path("tickets/", views.ticket_list, name="ticket-list"),
+    path("tickets/board/", views.ticket_board, name="ticket-board"),
     path("tickets/<int:pk>/", views.ticket_detail, name="ticket-detail"),
+]
+# The same forms for every kind: /contacts/new/, /deals/7/edit/, /tickets/3/move/ ...
+for _kind in views.KINDS.values():
+    _base, _k = _kind.plural, {"kind": _kind.name}
+    urlpatterns += [
+        path(f"{_base}/new/", views.record_create, _k, name=f"{_kind.name}-create"),
+        path(
+            f"{_base}/<int:pk>/edit/", views.record_edit, _k, name=f"{_kind.name}-edit"
+        ),
+        path(
+            f"{_base}/<int:pk>/delete/",
+            views.record_delete,
+            _k,
+            name=f"{_kind.name}-delete",
+        ),
+        path(
+            f"{_base}/<int:pk>/links/<str:other>/",
+            views.record_link,
+            _k,
+            name=f"{_kind.name}-link",
+        ),
+        path(
+            f"{_base}/<int:pk>/links/<str:other>/<int:other_pk>/delete/",
+            views.record_unlink,
+            _k,
+            name=f"{_kind.name}-unlink",
+        ),
+    ]
+urlpatterns += [
+    path("deals/<int:pk>/move/", views.record_move, {"kind": "deal"}, name="deal-move"),
+    path(
+        "tickets/<int:pk>/move/",
+        views.record_move,
+        {"kind": "ticket"},
+        name="ticket-move",
+    ),
 ]

@@ -56,6 +56,11 @@ _HEX = "0123456789abcdef"
 EVENT_PARENTS_LOCK = 0x74726163_6B000001
 
 
+def inferred_hit_id(hit_id: str) -> str:
+    """The hit id of the open a counted click implies (T6): one per click, stable."""
+    return uuid.uuid5(_INFERRED_NAMESPACE, hit_id).hex
+
+
 def _as_int(value: str | None) -> int | None:
     return int(value) if value and value.isdigit() else None
 
@@ -531,7 +536,7 @@ def classify_hits(
         first = first_opens.get(hit.email_id)
         if hit.kind == CLICK and counted and (first is None or first > hit.at):
             # T6: a counted click with no counted open before it implies an open.
-            inferred_id = uuid.uuid5(_INFERRED_NAMESPACE, hit.hit_id).hex
+            inferred_id = inferred_hit_id(hit.hit_id)
             inferred = dataclasses.replace(hit, hit_id=inferred_id)
             rows.append(
                 EventRow(

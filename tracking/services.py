@@ -1,13 +1,19 @@
-"""Writes of tracked emails. Hits are written by `tracking.ingest`."""
+"""Writes of tracked emails. Hits are written by `tracking.ingest`; their verdicts are
+decided again by `tracking_events_reclassify`."""
 
 from __future__ import annotations
 
+import uuid
+from collections import Counter, defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
+from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from activity.models import LogRegistration
@@ -16,11 +22,16 @@ from crm.models import Contact
 from crm.selectors import contacts_by_emails
 from settings_admin.selectors import (
     EffectiveSettings,
+    blocked_networks,
     effective_settings,
     never_log_filter,
 )
-from tracking import rewriting, tokens
-from tracking.models import TrackedEmail, TrackedLink
+from tracking import lists, rewriting, tokens
+from tracking.classifier import EmailFacts
+from tracking.ingest import inferred_hit_id, lock_event_parents
+from tracking.models import Kind, TrackedEmail, TrackedLink, TrackingEvent
+from tracking.replay import ReplayHit, replay_email, stored_hit
+from tracking.selectors import tracked_email_summary
 
 
 class Reason:
@@ -215,3 +226,166 @@ def tracked_email_mark_sent(*, email: TrackedEmail) -> TrackedEmail:
         locked.sent_at = timezone.now()
         locked.save(update_fields=["sent_at"])
     return locked
+
+
+# -- re-deciding stored verdicts ----------------------------------------------------
+
+INFERRED_REASON = "inferred from a counted click (T6)"
+_EVENT_FIELDS = (
+    "pk", "hit_id", "email_id", "link_id", "kind", "occurred_at", "ip", "user_agent",
+    "method", "verdict", "reason", "contact_id", "inferred",
+)  # fmt: skip
+
+
+@dataclass
+class ReclassifySummary:
+    emails: int = 0  # emails replayed
+    events: int = 0  # events re-decided
+    changed: Counter[tuple[str, str]] = field(default_factory=Counter)  # (old, new)
+    emails_changed: int = 0
+    inferred_added: int = 0
+    inferred_removed: int = 0
+    inferred_changed: int = 0
+    statuses: Counter[tuple[str, str]] = field(default_factory=Counter)  # (old, new)
+
+
+def tracking_events_reclassify(
+    *,
+    since: datetime | None = None,
+    email_ids: Sequence[int] = (),
+    dry_run: bool = False,
+    batch_size: int = 100,
+) -> ReclassifySummary:
+    """Decide stored events' verdicts again with the current lists and rules.
+
+    Each email's events are replayed in time order through the classifier and its
+    history (tracking.replay); events before `since` keep their verdicts but still
+    count as history. Verdicts, reasons and inferred opens (T6) are updated; statuses
+    and counts follow, being derived from them. `batch_size` emails per transaction,
+    each holding the lock that keeps the ingestor from storing meanwhile. Nobody is
+    notified: these hits were notified (or not) when they arrived.
+    """
+    emails = TrackedEmail.objects.order_by("pk")
+    if email_ids:
+        emails = emails.filter(pk__in=email_ids)
+    events = TrackingEvent.objects.filter(email_id=OuterRef("pk"))
+    if since is not None:
+        events = events.filter(occurred_at__gte=since)
+    ids = list(emails.filter(Exists(events)).values_list("pk", flat=True))
+    blocked = lists.NetworkSet(blocked_networks())
+    summary = ReclassifySummary()
+    for start in range(0, len(ids), batch_size):
+        with transaction.atomic():
+            lock_event_parents()
+            _reclassify_batch(ids[start : start + batch_size], since, blocked, summary)
+            if dry_run:
+                transaction.set_rollback(True)
+    return summary
+
+
+def _reclassify_batch(
+    ids: list[int],
+    since: datetime | None,
+    blocked: lists.NetworkSet,
+    summary: ReclassifySummary,
+) -> None:
+    emails = TrackedEmail.objects.in_bulk(ids)
+    traps = set(
+        TrackedLink.objects.filter(email_id__in=ids, is_trap=True).values_list(
+            "pk", flat=True
+        )
+    )
+    rows: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    for row in (
+        TrackingEvent.objects.filter(email_id__in=ids)
+        .order_by("email_id", "occurred_at", "id")
+        .values(*_EVENT_FIELDS)
+    ):
+        rows[row["email_id"]].append(row)
+    for email_id in ids:
+        email = emails.get(email_id)
+        if email is None:
+            continue
+        summary.emails += 1
+        updates, creates, deletes = _reclassify_email(
+            email, rows[email_id], since, traps, blocked, summary
+        )
+        if not (updates or creates or deletes):
+            continue
+        summary.emails_changed += 1
+        before = tracked_email_summary(email).status
+        TrackingEvent.objects.bulk_update(updates, ["verdict", "reason"])
+        TrackingEvent.objects.filter(pk__in=deletes).delete()
+        TrackingEvent.objects.bulk_create(creates)
+        after = tracked_email_summary(email).status
+        if before != after:
+            summary.statuses[(before, after)] += 1
+
+
+def _reclassify_email(
+    email: TrackedEmail,
+    rows: list[dict[str, Any]],
+    since: datetime | None,
+    traps: set[int],
+    blocked: lists.NetworkSet,
+    summary: ReclassifySummary,
+) -> tuple[list[TrackingEvent], list[TrackingEvent], list[int]]:
+    """(events to update, inferred opens to create, inferred opens to delete)."""
+    sent_at = (email.sent_at or email.created_at).timestamp()
+    real = [row for row in rows if not row["inferred"]]
+    inferred = {row["hit_id"].hex: row for row in rows if row["inferred"]}
+    items = []
+    for row in real:
+        in_range = since is None or row["occurred_at"] >= since
+        kept = None if in_range else (row["verdict"], row["reason"])
+        hit = stored_hit(row, email.sender_id)
+        items.append(ReplayHit(hit, trap=row["link_id"] in traps, kept=kept))
+    decisions = replay_email(items, EmailFacts(email.sender_id, sent_at), blocked)
+    updates: list[TrackingEvent] = []
+    creates: list[TrackingEvent] = []
+    deletes: list[int] = []
+    for row, item, decision in zip(real, items, decisions, strict=True):
+        if item.kept is not None:
+            continue
+        summary.events += 1
+        if (decision.verdict, decision.reason) != (row["verdict"], row["reason"]):
+            summary.changed[(row["verdict"], decision.verdict)] += 1
+            updates.append(
+                TrackingEvent(
+                    pk=row["pk"], verdict=decision.verdict, reason=decision.reason[:200]
+                )
+            )
+        if row["kind"] != Kind.CLICK:
+            continue
+        implied = inferred.get(inferred_hit_id(row["hit_id"].hex))
+        if implied is not None and not decision.implies_open:
+            deletes.append(implied["pk"])
+            summary.inferred_removed += 1
+        elif implied is not None and implied["verdict"] != decision.verdict:
+            updates.append(
+                TrackingEvent(
+                    pk=implied["pk"], verdict=decision.verdict, reason=INFERRED_REASON
+                )
+            )
+            summary.inferred_changed += 1
+        elif implied is None and decision.implies_open:
+            creates.append(_inferred_open(row, decision.verdict))
+            summary.inferred_added += 1
+    return updates, creates, deletes
+
+
+def _inferred_open(click: dict[str, Any], verdict: str) -> TrackingEvent:
+    return TrackingEvent(
+        hit_id=uuid.UUID(inferred_hit_id(click["hit_id"].hex)),
+        email_id=click["email_id"],
+        link_id=None,
+        kind=Kind.OPEN,
+        occurred_at=click["occurred_at"],
+        ip=click["ip"],
+        user_agent=click["user_agent"],
+        method=click["method"],
+        verdict=verdict,
+        reason=INFERRED_REASON,
+        contact_id=click["contact_id"],
+        inferred=True,
+    )

@@ -6,9 +6,9 @@ from typing import Any
 
 import pytest
 from django.contrib.auth.models import User
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
+from addin.services import addin_token_create
 from crm.models import (
     Company,
     CompanyDeal,
@@ -169,10 +169,10 @@ def test_a_super_admin_may_change_alices_records(
 
 
 def test_the_add_in_authenticates_with_a_token(alice: User) -> None:
-    token = Token.objects.create(user=alice)
+    issued = addin_token_create(user=alice, name="Outlook")
     client = APIClient()
 
-    ok = client.get("/api/v1/contacts/", HTTP_AUTHORIZATION=f"Token {token.key}")
+    ok = client.get("/api/v1/contacts/", HTTP_AUTHORIZATION=f"Token {issued.key}")
     bad = client.get("/api/v1/contacts/", HTTP_AUTHORIZATION="Token not-a-token")
 
     assert ok.status_code == 200

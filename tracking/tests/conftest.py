@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import shutil
 import time
 import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,6 +16,7 @@ from asgiref.sync import async_to_sync
 from django.contrib.auth.models import User
 
 from crm.models import Contact, ContactEmail, LegalBasis
+from tracking import lists
 from tracking.fastpath import TrackingApp
 from tracking.models import TrackedEmail
 from tracking.services import tracked_email_register
@@ -162,3 +165,15 @@ def raw_hit(
         "m": method,
         **extra,
     }
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path, monkeypatch: Any) -> Iterator[Path]:
+    """The verdict lists as copies of this test's own, to change at will."""
+    for name in lists.LIST_FILES.values():
+        shutil.copy(lists.DATA_DIR / name, tmp_path / name)
+    monkeypatch.setattr(lists, "DATA_DIR", tmp_path)
+    lists.reload_lists()
+    yield tmp_path
+    monkeypatch.undo()
+    lists.reload_lists()

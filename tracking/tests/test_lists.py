@@ -2,7 +2,6 @@ from __future__ import annotations
 
 import io
 import re
-import shutil
 import urllib.error
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,17 +19,6 @@ EGRESS_CSV = (
     "2a02:26f7:b3c0:4000::/64,US,US-CA,Los Angeles,\n"
     "not-a-network,XX,,,\n"
 )
-
-
-@pytest.fixture
-def data_dir(tmp_path: Path, monkeypatch: Any) -> Iterator[Path]:
-    for name in lists.LIST_FILES.values():
-        shutil.copy(lists.DATA_DIR / name, tmp_path / name)
-    monkeypatch.setattr(lists, "DATA_DIR", tmp_path)
-    lists.reload_lists()
-    yield tmp_path
-    monkeypatch.undo()
-    lists.reload_lists()
 
 
 def test_it_refreshes_apples_egress_ranges_from_the_csv(data_dir: Path) -> None:
