@@ -316,6 +316,10 @@ def page_load(rep: Any, contact: Any) -> dict[str, Any]:
 
 def run() -> dict[str, Any]:
     """Inside a process where Django is set up on the bench database."""
+    from django.core.management import call_command
+
+    # DEBUG=0 serves hashed static names from the manifest collectstatic writes.
+    call_command("collectstatic", "--noinput", verbosity=0)
     rep, contact = seed()
     results = timeline_times(rep, contact)
     log(f"timeline: {results}")
