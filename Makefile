@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | 
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint bench venv
+.PHONY: run test lint bench venv https
 
 venv: $(STAMP)
 
@@ -26,8 +26,14 @@ run: venv
 	HOST=$(HOST) PORT=$(PORT) DEBUG=$${DEBUG:-1} $(BIN)/granian --interface asgi --host $(HOST) --port $(PORT) \
 		--log-level warning config.asgi:application
 
-test: venv
+test: venv node_modules
 	DEBUG=1 $(BIN)/pytest
+	npm test
+
+# The add-in's JavaScript tests (node --test); packages only from package-lock.json.
+node_modules: package.json package-lock.json
+	npm ci --prefer-offline --no-audit --no-fund
+	mkdir -p node_modules && touch node_modules
 
 lint: venv
 	$(BIN)/ruff check .

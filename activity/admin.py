@@ -3,9 +3,48 @@ from __future__ import annotations
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.utils.html import format_html
 
 from activity.inbound import inbound_process
 from activity.models import Attachment, InboundEmail, LoggedEmail, LogRegistration
+
+# Each review reason in words, and what a super admin can do about it.
+REVIEW_REASONS: dict[str, tuple[str, str]] = {
+    "sender_not_identity": (
+        "The sender is not one of your users' addresses, so nobody may log it.",
+        "If a user sends from this address, add it to their sending addresses "
+        "(Sending identities), then re-process the message.",
+    ),
+    "sender_mismatch": (
+        "It was posted by a user for mail sent from someone else's address.",
+        "Check who sent it. If the poster should log for everyone, give them the "
+        "permission; otherwise leave it.",
+    ),
+    "no_records": (
+        "Every recipient is on a never-log list, lacks a legal basis while data "
+        "privacy is on, or is not a contact.",
+        "Nothing to do if that is intended; otherwise change the never-log list or "
+        "the contacts' legal basis and re-process.",
+    ),
+    "body_too_large": (
+        "The email's body is over the body size limit; the sender was told.",
+        "Raise the body limit in Email log & track if such emails must be logged, "
+        "then re-process.",
+    ),
+    "parse_error": (
+        "The message could not be read as an email.",
+        "Open it to see the error; a re-process will not help unless Beacon was "
+        "upgraded to read it.",
+    ),
+    "raw_unreadable": (
+        "The stored copy of the message could not be read from storage.",
+        "Check the media storage (disk or bucket), then re-process.",
+    ),
+    "processing_error": (
+        "Beacon failed while logging it (an internal error, in the server logs).",
+        "Re-process it; if it fails again, report it with the message id.",
+    ),
+}
 
 
 @admin.register(InboundEmail)
@@ -17,7 +56,7 @@ class InboundEmailAdmin(admin.ModelAdmin):
         "received_at",
         "route",
         "status",
-        "reason",
+        "reason_explained",
         "from_address",
         "subject",
         "size",
@@ -28,6 +67,25 @@ class InboundEmailAdmin(admin.ModelAdmin):
         field.name for field in InboundEmail._meta.fields if field.name != "id"
     ]
     actions = ["reprocess"]
+
+    def get_readonly_fields(
+        self, request: HttpRequest, obj: InboundEmail | None = None
+    ) -> list[str]:
+        return ["reason_explained", *self.readonly_fields]
+
+    @admin.display(description="Why it waits here, and what to do", ordering="reason")
+    def reason_explained(self, obj: InboundEmail) -> str:
+        if not obj.reason:
+            return "—"
+        what, action = REVIEW_REASONS.get(
+            obj.reason, (obj.detail or obj.reason, "Open it for the details.")
+        )
+        return format_html(
+            "<strong>{}</strong><br>{}<br><em>What to do:</em> {}",
+            obj.reason.replace("_", " ").capitalize(),
+            what,
+            action,
+        )
 
     def has_module_permission(self, request: HttpRequest) -> bool:
         return bool(request.user.is_superuser)

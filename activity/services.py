@@ -38,12 +38,14 @@ def email_log_register(
     subject: str,
     associations: dict[str, list[int]] | None,
     skip_new_contacts: Sequence[str] = (),
+    registration: LogRegistration | None = None,
 ) -> LogRegistration:
     """Registers the records chosen in the Log box; the answer's `bcc_address` carries
     the registration, so the copy that arrives is logged to exactly those records (L5).
 
     `associations` None means "the defaults"; `skip_new_contacts` lists unknown
-    recipients whose "new contact" was unticked.
+    recipients whose "new contact" was unticked. Given a `registration` (the same
+    draft registered again), that one is updated and keeps its token and BCC address.
     """
     if associations is not None:
         unknown = sorted(set(associations) - set(RECORD_MODELS))
@@ -55,16 +57,17 @@ def email_log_register(
         associations = {
             kind: sorted(set(associations.get(kind) or [])) for kind in RECORD_MODELS
         }
-    registration = LogRegistration.objects.create(
-        user=user,
-        from_address=from_address.strip().lower(),
-        to=[address.strip().lower() for address in to],
-        cc=[address.strip().lower() for address in cc],
-        bcc=[address.strip().lower() for address in bcc],
-        subject=subject[:998],
-        associations=associations,
-        skip_new_contacts=[address.strip().lower() for address in skip_new_contacts],
-    )
+    registration = registration or LogRegistration(user=user)
+    registration.from_address = from_address.strip().lower()
+    registration.to = [address.strip().lower() for address in to]
+    registration.cc = [address.strip().lower() for address in cc]
+    registration.bcc = [address.strip().lower() for address in bcc]
+    registration.subject = subject[:998]
+    registration.associations = associations
+    registration.skip_new_contacts = [
+        address.strip().lower() for address in skip_new_contacts
+    ]
+    registration.save()
     return registration
 
 

@@ -52,6 +52,10 @@ class RecipientSerializer(serializers.Serializer):
     tracked = serializers.BooleanField()
     track_reason = serializers.CharField()
     never_log = serializers.BooleanField()
+    log_reason = serializers.ChoiceField(
+        choices=["", "never_log", "no_legal_basis"],
+        help_text="Why logging would leave this recipient out (L3, P1); empty if not.",
+    )
     contact = ContactBriefSerializer(allow_null=True)
     new_contact = serializers.BooleanField(
         help_text="Logging would create this contact (L4); the add-in can untick it."
@@ -77,6 +81,7 @@ def recipient_data(row: RecipientContext, associate: dict[str, bool]) -> dict[st
         "tracked": row.tracked,
         "track_reason": row.track_reason,
         "never_log": row.never_log,
+        "log_reason": row.log_reason,
         "contact": None
         if contact is None
         else {

@@ -10,6 +10,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
 
+from activity.selectors import is_bcc_domain
 from addin.models import AddinToken
 from addin.tokens import token_hash
 from crm.models import Company, Contact, Deal, Ticket
@@ -31,6 +32,8 @@ class RecipientContext:
     tracked: bool
     track_reason: str
     never_log: bool
+    # Why logging would leave this recipient out (L3, P1): "", never_log, no_legal_basis.
+    log_reason: str
     contact: Contact | None
     new_contact: bool
     company: Company | None = None
@@ -66,7 +69,9 @@ def compose_context(
     kinds: dict[str, str] = {}
     for kind, addresses in (("to", to), ("cc", cc), ("bcc", bcc)):
         for address in unique_addresses(addresses):
-            kinds.setdefault(address, kind)
+            # Beacon's own BCC address (added when Log is ticked) is no recipient.
+            if not is_bcc_domain(address):
+                kinds.setdefault(address, kind)
     recipients = list(kinds)
     tracked, decisions, contacts = recipient_decisions(
         user=user, recipients=recipients, track=True, effective=effective
@@ -79,12 +84,22 @@ def compose_context(
     for decision in decisions:
         contact = contacts.get(decision.email)
         never_log = decision.reason == "never_log"
+        no_basis = (
+            effective.privacy_enabled
+            and contact is not None
+            and not contact.has_legal_basis
+        )
         row = RecipientContext(
             email=decision.email,
             kind=kinds[decision.email],
             tracked=decision.tracked,
             track_reason=decision.reason,
             never_log=never_log,
+            log_reason="never_log"
+            if never_log
+            else "no_legal_basis"
+            if no_basis
+            else "",
             contact=contact,
             # L4: an unknown recipient would become a new contact (it can be unticked).
             new_contact=contact is None

@@ -27,4 +27,6 @@ api_urlpatterns: list[URLPattern | URLResolver] = [
 urlpatterns: list[URLPattern | URLResolver] = [
     path("addin/manifest.xml", views.manifest, name="addin-manifest"),
     path("addin/taskpane/", views.taskpane, name="addin-taskpane"),
+    path("addin/commands/", views.commands, name="addin-commands"),
+    path("addin/sign-in/", views.sign_in, name="addin-sign-in"),
 ]

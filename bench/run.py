@@ -12,6 +12,7 @@ Prints one JSON object (plus bench/mime_bench.py's keys when that file exists).
 Environment: BENCH_DATABASE_URL, BENCH_REDIS_URL, BENCH_SECONDS (pixel load, default 15),
 BENCH_INGEST_HITS (default 100000), BENCH_WORKERS (default 2), BENCH_GRANIAN_ARGS (extra
 granian options to compare), BENCH_PORT,
+BENCH_CLASSIFY_HITS (bench/classify_bench.py's workload, default 50000),
 BENCH_MIME=0 (skip bench/mime_bench.py), BENCH_PAGES=0 (skip bench/pages_bench.py: the
 timeline and contact-page keys), BENCH_INGEST_DURING_LOAD=1 (keep the ingestor
 running during the pixel load; by default it
@@ -56,6 +57,7 @@ RUN = uuid.uuid4().hex[:8]
 SENDERS = 10
 LISTENED = 1  # senders whose group the bench listens to (a tenth of the messages)
 INGEST_DURING_LOAD = os.environ.get("BENCH_INGEST_DURING_LOAD", "") == "1"
+CLASSIFY_HITS = int(os.environ.get("BENCH_CLASSIFY_HITS", "50000"))
 
 ENV = {
     "DEBUG": "0",
@@ -400,6 +402,12 @@ def main() -> None:
     load_before = os.getloadavg()[0]
     create_database()
     emails = seed(SENDERS)
+    # The classifier's cost per hit, measured on its own before the servers start (the
+    # pixel and ingest figures below include it but move with the machine's load).
+    from bench import classify_bench
+
+    classify = classify_bench.run(CLASSIFY_HITS)
+    log(f"classify: {json.dumps(classify)}")
     from tracking import tokens
     from tracking.models import TrackingEvent
 
@@ -409,7 +417,7 @@ def main() -> None:
     server = start_server()
     ingestor = start_ingestor()
     events = TrackingEvent.objects.filter(email__in=emails)
-    results: dict[str, Any] = {}
+    results: dict[str, Any] = dict(classify)
     cpu_before = cpu_times()
     try:
         wait_ready(url)

@@ -106,9 +106,9 @@ def trusted_proxies() -> TrustedProxies:
 def scope_client(scope: dict[str, Any]) -> str:
     """The client's address of an ASGI request ("" when the server gave none)."""
     peer = (scope.get("client") or ("", 0))[0] or ""
-    proxies = trusted_proxies()
-    if not proxies.enabled or not peer:
+    if not settings.TRUSTED_PROXIES or not peer:  # the usual case: one look, no more
         return peer
+    proxies = trusted_proxies()
     wanted = proxies.header_bytes
     values = [
         value.decode("latin-1")

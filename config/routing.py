@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from django.urls import URLPattern, path
 
+from crm.consumers import BoardConsumer
 from tracking.consumers import NotificationConsumer
 
 websocket_urlpatterns: list[URLPattern] = [
@@ -15,4 +16,6 @@ websocket_urlpatterns: list[URLPattern] = [
         NotificationConsumer.as_asgi(),
         name="ws-notifications",
     ),
+    # A deal or ticket pipeline's board: its record moves, live (crm.events).
+    path("ws/boards/<int:pipeline_id>/", BoardConsumer.as_asgi(), name="ws-board"),
 ]

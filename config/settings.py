@@ -76,6 +76,7 @@ MIDDLEWARE = [
     "config.client_address.ClientAddressMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "addin.middleware.ApiCorsMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -239,6 +240,17 @@ SPECTACULAR_SETTINGS = {
 }
 
 # Beacon's own knobs.
+# Outlook's hosts, which may frame the add-in's pane and sign-in dialog (and only those).
+ADDIN_FRAME_ANCESTORS = env_list(
+    "ADDIN_FRAME_ANCESTORS",
+    [
+        "https://outlook.office.com",
+        "https://outlook.office365.com",
+        "https://outlook.live.com",
+        "https://outlook.cloud.microsoft",
+        "https://*.officeapps.live.com",
+    ],
+)
 BEACON_BCC_DOMAIN = env_str("BEACON_BCC_DOMAIN", "bcc.beacon.localhost")
 BEACON_SMTP_HOST = env_str("BEACON_SMTP_HOST", "127.0.0.1")
 BEACON_SMTP_PORT = env_int("BEACON_SMTP_PORT", 2525)

@@ -2,73 +2,51 @@ from __future__ import annotations
 
 from django.urls import URLPattern, URLResolver, path
 
-from crm import api, views
+from crm import api, api_links, views
 
 # Mounted under /api/v1/ by config/urls.py.
 api_urlpatterns: list[URLPattern | URLResolver] = [
     path("contacts/", api.ContactListApi.as_view(), name="api-contact-list"),
     path("contacts/<int:pk>/", api.ContactDetailApi.as_view(), name="api-contact"),
-    path(
-        "contacts/<int:pk>/companies/",
-        api.ContactCompanyListApi.as_view(),
-        name="api-contact-companies",
-    ),
-    path(
-        "contacts/<int:pk>/companies/<int:company_id>/",
-        api.ContactCompanyDeleteApi.as_view(),
-        name="api-contact-company",
-    ),
-    path(
-        "contacts/<int:pk>/deals/",
-        api.ContactDealListApi.as_view(),
-        name="api-contact-deals",
-    ),
-    path(
-        "contacts/<int:pk>/deals/<int:other_id>/",
-        api.ContactDealDeleteApi.as_view(),
-        name="api-contact-deal",
-    ),
-    path(
-        "contacts/<int:pk>/tickets/",
-        api.ContactTicketListApi.as_view(),
-        name="api-contact-tickets",
-    ),
-    path(
-        "contacts/<int:pk>/tickets/<int:other_id>/",
-        api.ContactTicketDeleteApi.as_view(),
-        name="api-contact-ticket",
-    ),
     path("companies/", api.CompanyListApi.as_view(), name="api-company-list"),
     path("companies/<int:pk>/", api.CompanyDetailApi.as_view(), name="api-company"),
     path(
         "companies/<int:pk>/contacts/",
-        api.CompanyContactListApi.as_view(),
+        api_links.CompanyContactListApi.as_view(),
         name="api-company-contacts",
     ),
-    path(
-        "companies/<int:pk>/deals/",
-        api.CompanyDealListApi.as_view(),
-        name="api-company-deals",
-    ),
-    path(
-        "companies/<int:pk>/deals/<int:other_id>/",
-        api.CompanyDealDeleteApi.as_view(),
-        name="api-company-deal",
-    ),
-    path(
-        "companies/<int:pk>/tickets/",
-        api.CompanyTicketListApi.as_view(),
-        name="api-company-tickets",
-    ),
-    path(
-        "companies/<int:pk>/tickets/<int:other_id>/",
-        api.CompanyTicketDeleteApi.as_view(),
-        name="api-company-ticket",
-    ),
-    path("deals/", api.DealListApi.as_view(), name="api-deal-list"),
-    path("deals/<int:pk>/", api.DealDetailApi.as_view(), name="api-deal"),
-    path("tickets/", api.TicketListApi.as_view(), name="api-ticket-list"),
-    path("tickets/<int:pk>/", api.TicketDetailApi.as_view(), name="api-ticket"),
+    *[
+        pattern
+        for link in api_links.RECORD_LINKS
+        for pattern in (
+            path(
+                link.path,
+                api_links.RecordLinkListApi.as_view(link=link),
+                name=link.name,
+            ),
+            path(
+                f"{link.path}<int:{link.other_param}>/",
+                api_links.RecordLinkDeleteApi.as_view(link=link),
+                name=f"api-{link.left}-{link.right}",
+            ),
+        )
+    ],
+    *[
+        pattern
+        for kind in (api.DEALS, api.TICKETS)
+        for pattern in (
+            path(
+                f"{kind.plural}/",
+                api.PipelineRecordListApi.as_view(kind=kind),
+                name=f"api-{kind.singular}-list",
+            ),
+            path(
+                f"{kind.plural}/<int:pk>/",
+                api.PipelineRecordDetailApi.as_view(kind=kind),
+                name=f"api-{kind.singular}",
+            ),
+        )
+    ],
     path("pipelines/", api.PipelineListApi.as_view(), name="api-pipeline-list"),
 ]
 # Server-rendered pages, mounted at the root.

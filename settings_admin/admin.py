@@ -32,20 +32,132 @@ from settings_admin.services import (
     sending_identity_check,
 )
 
+MB = 1024 * 1024
+
+# Every field of "Email log & track": what it does, what the rep sees, what it overrides.
+ACCOUNT_HELP: dict[str, str] = {
+    "apply_log_for_all": (
+        "On: every user's “Log my emails by default” is replaced by the value below and "
+        "shown locked on their settings page and in the add-in. Off: each user chooses."
+    ),
+    "log_all_by_default": (
+        "Whether the add-in's Log box starts ticked for everyone. Only used while the "
+        "switch above is on; reps can still untick it on a single email."
+    ),
+    "apply_association_for_all": (
+        "On: which records a logged email is attached to (below) is decided here for "
+        "everyone and locked on their settings page. Off: each user chooses."
+    ),
+    "associate_contacts": "Attach logged emails to each recipient's contact record.",
+    "associate_companies": "Attach logged emails to the recipients' primary companies.",
+    "associate_deals": (
+        "Attach logged emails to the recipients' five most recent open deals."
+    ),
+    "associate_tickets": (
+        "Attach logged emails to the recipients' five most recent open tickets."
+    ),
+    "allow_tracking": (
+        "The master switch. Off: nobody can track opens or clicks, the Track box "
+        "disappears from the add-in and every user's track default is locked off."
+    ),
+    "apply_track_for_all": (
+        "On: every user's “Track my emails by default” is replaced by the value below "
+        "and shown locked. Only possible while tracking is allowed."
+    ),
+    "track_all_by_default": (
+        "Whether the add-in's Track box starts ticked for everyone. Only used while "
+        "the switch above is on."
+    ),
+    "privacy_enabled": (
+        "On: emails are logged only to contacts with a legal basis for processing; "
+        "reps see which recipients were left out and why."
+    ),
+    "bcc_prefix": (
+        "The readable start of the BCC address (before the “+”). Changing it changes "
+        "the address; the secret part after the “+” stays."
+    ),
+    "log_attachments": (
+        "Off: emails are logged without their attachments, and their timeline says so."
+    ),
+    "max_attachment_mb": (
+        "Attachments larger than this are left out of the logged email; the timeline "
+        "names each one left out. Default 50 MB."
+    ),
+    "max_body_mb": (
+        "Emails whose body is larger than this are not logged; the sender is told why "
+        "by email. Default 2 MB."
+    ),
+}
+
+
+class AccountSettingsForm(forms.ModelForm):
+    """The account's settings with limits in megabytes (stored in bytes)."""
+
+    max_attachment_mb = forms.DecimalField(
+        label="Largest attachment logged (MB)", min_value=0.1, decimal_places=1
+    )
+    max_body_mb = forms.DecimalField(
+        label="Largest email body logged (MB)", min_value=0.1, decimal_places=1
+    )
+
+    class Meta:
+        model = AccountSettings
+        fields = [
+            "apply_log_for_all",
+            "log_all_by_default",
+            "apply_association_for_all",
+            "associate_contacts",
+            "associate_companies",
+            "associate_deals",
+            "associate_tickets",
+            "allow_tracking",
+            "apply_track_for_all",
+            "track_all_by_default",
+            "privacy_enabled",
+            "bcc_prefix",
+            "log_attachments",
+        ]
+        help_texts = ACCOUNT_HELP
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for name, bytes_field in LIMIT_FIELDS.items():
+            self.fields[name].help_text = ACCOUNT_HELP[name]
+            self.fields[name].initial = round(
+                getattr(self.instance, bytes_field) / MB, 1
+            )
+
+    def changes(self) -> dict[str, Any]:
+        """The changed settings as the service takes them, limits back in bytes."""
+        data: dict[str, Any] = {}
+        for name in self.changed_data:
+            if name in LIMIT_FIELDS:
+                data[LIMIT_FIELDS[name]] = int(self.cleaned_data[name] * MB)
+            else:
+                data[name] = self.cleaned_data[name]
+        return data
+
+
+LIMIT_FIELDS = {
+    "max_attachment_mb": "max_attachment_bytes",
+    "max_body_mb": "max_body_bytes",
+}
+
 
 @admin.register(AccountSettings)
 class AccountSettingsAdmin(admin.ModelAdmin):
     """The account's one row (S1 to S9): every staff member may read it, super admins change it."""
 
+    form = AccountSettingsForm
     change_form_template = "admin/settings_admin/accountsettings/change_form.html"
     readonly_fields = ["bcc_address_display", "never_log_display", "blocked_display"]
     fieldsets = [
         (
-            "S1 · Default log setting",
+            "Logging: is an email logged by default?",
             {"fields": ["apply_log_for_all", "log_all_by_default"]},
         ),
         (
-            "S2 · Default association",
+            "Logging: which records a logged email is attached to",
             {
                 "fields": [
                     "apply_association_for_all",
@@ -56,21 +168,37 @@ class AccountSettingsAdmin(admin.ModelAdmin):
                 ]
             },
         ),
-        ("S3 · Tracking", {"fields": ["allow_tracking"]}),
         (
-            "S4 · Default track setting",
+            "Tracking: may anyone track opens and clicks?",
+            {"fields": ["allow_tracking"]},
+        ),
+        (
+            "Tracking: is an email tracked by default?",
             {
                 "fields": ["apply_track_for_all", "track_all_by_default"],
-                "description": "Only available while tracking is allowed (S3).",
+                "description": "Only available while tracking is allowed above.",
             },
         ),
-        ("S5 · Data privacy", {"fields": ["privacy_enabled"]}),
-        ("S6 · Never-log list", {"fields": ["never_log_display"]}),
-        ("S7 · BCC address", {"fields": ["bcc_prefix", "bcc_address_display"]}),
-        ("S8 · Networks that never notify", {"fields": ["blocked_display"]}),
+        ("Data privacy (legal basis)", {"fields": ["privacy_enabled"]}),
+        ("Addresses that are never logged", {"fields": ["never_log_display"]}),
         (
-            "S9 · Attachments",
-            {"fields": ["log_attachments", "max_attachment_bytes", "max_body_bytes"]},
+            "The BCC address for logging from any mail client",
+            {
+                "fields": ["bcc_prefix", "bcc_address_display"],
+                "description": (
+                    "Anyone in the account can BCC this address to log an email. "
+                    "Regenerate it (button above) if it leaked: the old one stops "
+                    "logging at once."
+                ),
+            },
+        ),
+        (
+            "Office networks whose opens and clicks never notify",
+            {"fields": ["blocked_display"]},
+        ),
+        (
+            "Attachments and size limits",
+            {"fields": ["log_attachments", "max_attachment_mb", "max_body_mb"]},
         ),
     ]
 
@@ -123,14 +251,17 @@ class AccountSettingsAdmin(admin.ModelAdmin):
         self, request: HttpRequest, obj: AccountSettings, form: Any, change: bool
     ) -> None:
         # The same service the API uses; the form has already validated S4-needs-S3.
-        account_settings_update(
-            data={name: form.cleaned_data[name] for name in form.changed_data}
-        )
+        account_settings_update(data=form.changes())
         obj.refresh_from_db()
 
     @admin.display(description="BCC address")
     def bcc_address_display(self, obj: AccountSettings) -> str:
-        return obj.bcc_address
+        return format_html(
+            '<span class="copy-field"><code id="bcc-address">{}</code> '
+            '<button type="button" class="button" data-copy="#bcc-address" hidden>'
+            "Copy</button></span>",
+            obj.bcc_address,
+        )
 
     @admin.display(description="Account never-log list")
     def never_log_display(self, obj: AccountSettings) -> str:

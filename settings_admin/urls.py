@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import URLPattern, URLResolver, path
 
-from settings_admin import api
+from settings_admin import api, views
 
 # Mounted under /api/v1/ by config/urls.py.
 api_urlpatterns: list[URLPattern | URLResolver] = [
@@ -42,4 +42,25 @@ api_urlpatterns: list[URLPattern | URLResolver] = [
     ),
 ]
 # Server-rendered pages, mounted at the root.
-urlpatterns: list[URLPattern | URLResolver] = []
+urlpatterns: list[URLPattern | URLResolver] = [
+    path("settings/", views.settings_page, name="settings"),
+    path("settings/defaults/", views.defaults_update, name="settings-defaults"),
+    path("settings/never-log/", views.never_log_add, name="settings-never-log-add"),
+    path(
+        "settings/never-log/<int:pk>/delete/",
+        views.never_log_remove,
+        name="settings-never-log-remove",
+    ),
+    path("settings/identities/", views.identity_add, name="settings-identity-add"),
+    path("settings/tokens/", views.addin_token_add, name="settings-token-add"),
+    path(
+        "settings/tokens/<int:pk>/revoke/",
+        views.addin_token_remove,
+        name="settings-token-revoke",
+    ),
+    path(
+        "settings/identities/<int:pk>/delete/",
+        views.identity_remove,
+        name="settings-identity-remove",
+    ),
+]

@@ -14,6 +14,7 @@ from activity.api import LogAssociationsInputSerializer
 from config.api import (
     PAGE_PARAMETERS,
     EmailAddressField,
+    ErrorOutput,
     StrictSerializer,
     caller,
     paginated,
@@ -46,6 +47,9 @@ class RecipientDecisionSerializer(serializers.Serializer):
 
 class LogRegistrationSerializer(serializers.Serializer):
     registration_id = serializers.IntegerField()
+    token = serializers.CharField(
+        help_text="Put in the X-Beacon-Registration header of the email sent (L1a)."
+    )
     bcc_address = serializers.EmailField(
         help_text="Add this address as BCC: the copy that arrives is logged (L1a)."
     )
@@ -68,6 +72,7 @@ def registered_email_data(registered: RegisteredEmail) -> dict[str, Any]:
         if registered.log is None
         else {
             "registration_id": registered.log.pk,
+            "token": registered.log.token,
             "bcc_address": registered.log.bcc_address,
             "associations": registered.log.associations,
         },
@@ -102,6 +107,16 @@ class EmailRegisterApi(APIView):
             default=list,
             help_text="With log: unknown recipients not to create as contacts (L4).",
         )
+        draft_key = serializers.RegexField(
+            r"^[A-Za-z0-9_.:-]{8,64}$",
+            required=False,
+            default="",
+            help_text=(
+                "The add-in's id for the draft. Registering the same draft again "
+                "updates its registration (same id, same BCC address, tracking not "
+                "doubled); once the email is marked sent it answers 409 already_sent."
+            ),
+        )
 
     @extend_schema_serializer(component_name="RegisteredEmail")
     class OutputSerializer(serializers.Serializer):
@@ -119,7 +134,7 @@ class EmailRegisterApi(APIView):
     @extend_schema(
         operation_id="emails_register",
         request=InputSerializer,
-        responses={201: OutputSerializer},
+        responses={201: OutputSerializer, 409: ErrorOutput},
     )
     def post(self, request: Request) -> Response:
         data = self.InputSerializer(data=request.data)
@@ -138,6 +153,7 @@ class EmailRegisterApi(APIView):
             log=values["log"],
             associations=values.get("associations"),
             skip_new_contacts=values["skip_new_contacts"],
+            draft_key=values["draft_key"],
         )
         body = self.OutputSerializer(registered_email_data(registered)).data
         return Response(body, status=status.HTTP_201_CREATED)

@@ -60,6 +60,9 @@ class TrackedEmail(models.Model):
     )
     sent_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    # The add-in's id for the draft (kept in the item): registering the same draft
+    # again updates this row instead of making another.
+    draft_key = models.CharField(max_length=64, blank=True, default="")
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -71,6 +74,12 @@ class TrackedEmail(models.Model):
             models.CheckConstraint(
                 condition=models.Q(is_anonymous=False) | models.Q(contact__isnull=True),
                 name="anonymous_email_has_no_contact",
+            ),
+            # One registration per sender and draft; also the lookup's index.
+            models.UniqueConstraint(
+                fields=["sender", "draft_key"],
+                condition=~models.Q(draft_key=""),
+                name="tracked_one_per_draft",
             ),
         ]
 
@@ -113,7 +122,7 @@ class TrackingEvent(models.Model):
     constraint: a constraint checks (and locks) the parent row once per inserted row,
     which measured ~15 us of PostgreSQL's ~35 us per row. The ingestor checks the
     parents once per batch instead, under a lock every deletion of a parent takes
-    (tracking.ingest.lock_event_parents), so no event outlives its email, link or
+    (tracking.event_store.lock_event_parents), so no event outlives its email, link or
     contact; Django's on_delete cascades still apply.
     """
 

@@ -45,7 +45,7 @@ def tracking_event_payload(
 ) -> dict[str, Any]:
     """A plain JSON dict; `contact` is "Someone" for anonymous emails (T2).
 
-    `occurred_at`: ISO 8601 (tracking.ingest.iso_time), formatted once per event for
+    `occurred_at`: ISO 8601 (tracking.event_store.iso_time), formatted once per event for
     both the database and this payload.
     """
     return {

@@ -106,3 +106,67 @@ def insert_before_body_end(source: str, markup: str) -> str:
         return source + markup
     at = matches[-1].start()
     return source[:at] + markup + source[at:]
+
+
+class _TagFinder(HTMLParser):
+    """Start tags of `<a>`, `<area>` and `<img>` with their exact source offsets."""
+
+    def __init__(self, source: str) -> None:
+        super().__init__(convert_charrefs=True)
+        self.source = source
+        self.line_starts = [0] + [i + 1 for i, ch in enumerate(source) if ch == "\n"]
+        self.tags: list[tuple[str, dict[str, str], int, str]] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag not in {*LINK_TAGS, "img"}:
+            return
+        text = self.get_starttag_text() or ""
+        line, column = self.getpos()
+        start = self.line_starts[line - 1] + column
+        if self.source[start : start + len(text)] == text:
+            values = {name: (value or "").strip() for name, value in attrs}
+            self.tags.append((tag, values, start, text))
+
+    handle_startendtag = handle_starttag
+
+
+_LINK_END = re.compile(r"(?is)\s*</a\s*>")
+
+
+def untrack(
+    source: str,
+    *,
+    original_url: Callable[[str], str | None],
+    is_pixel: Callable[[str], bool],
+    is_trap: Callable[[str], bool],
+) -> str:
+    """`source` without the tracking an earlier registration put in: click URLs back to
+    their original URL, the pixel and the trap link removed. Anything else is unchanged,
+    so tracking the result again gives one pixel and links wrapped once."""
+    finder = _TagFinder(source)
+    finder.feed(source)
+    finder.close()
+    out: list[str] = []
+    cursor = 0
+    for tag, attrs, start, text in finder.tags:
+        if start < cursor:
+            continue  # inside markup already removed
+        end = start + len(text)
+        replacement: str | None = None
+        if tag == "img" and is_pixel(attrs.get("src", "")):
+            replacement = ""
+        elif tag in LINK_TAGS and "href" in attrs and _HREF.search(text):
+            href = attrs["href"]
+            if tag == "a" and is_trap(href):
+                replacement = ""
+                closing = _LINK_END.match(source, end)
+                end = closing.end() if closing else end
+            elif (url := original_url(href)) is not None:
+                replacement = _replace_href(text, url)
+        if replacement is None:
+            continue
+        out.append(source[cursor:start])
+        out.append(replacement)
+        cursor = end
+    out.append(source[cursor:])
+    return "".join(out)

@@ -12,12 +12,14 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from activity.models import LogRegistration
+from activity.selectors import is_bcc_domain
 from activity.services import email_log_register
+from config.api import Conflict
 from crm.models import Contact
 from crm.selectors import contacts_by_emails
 from settings_admin.selectors import (
@@ -28,7 +30,8 @@ from settings_admin.selectors import (
 )
 from tracking import lists, rewriting, tokens
 from tracking.classifier import EmailFacts
-from tracking.ingest import inferred_hit_id, lock_event_parents
+from tracking.event_store import lock_event_parents
+from tracking.ingest import inferred_hit_id
 from tracking.models import Kind, TrackedEmail, TrackedLink, TrackingEvent
 from tracking.replay import ReplayHit, replay_email, stored_hit
 from tracking.selectors import tracked_email_summary
@@ -136,21 +139,30 @@ def _tracked_html(email: TrackedEmail, source: str) -> str:
     # T1: links are rewritten for sales seats only (U1). T7: the trap link goes into
     # every tracked email; a scanner that follows it also marks its own pixel fetches.
     found = rewriting.find_links(source) if email.track_clicks else []
-    trap_position = max((f.position for f in found), default=0) + 1
-    *links, trap = TrackedLink.objects.bulk_create(
-        [TrackedLink(email=email, position=f.position, url=f.url) for f in found]
-        + [
-            TrackedLink(
-                email=email,
-                position=trap_position,
-                url=f"{settings.PUBLIC_BASE_URL}/",
-                is_trap=True,
-            )
-        ]
-    )
+    # A draft registered again keeps the links it had, matched by URL in order (a hit
+    # on one is never lost); new links take positions after the existing ones.
+    kept: dict[tuple[str, bool], list[TrackedLink]] = {}
+    last = 0
+    for link in email.links.order_by("position"):
+        kept.setdefault((link.url, link.is_trap), []).append(link)
+        last = max(last, link.position)
+    wanted = [(f.url, False) for f in found] + [(f"{settings.PUBLIC_BASE_URL}/", True)]
+    chosen: list[TrackedLink] = []
+    new: list[TrackedLink] = []
+    for url, is_trap in wanted:
+        reusable = kept.get((url, is_trap))
+        if reusable:
+            chosen.append(reusable.pop(0))
+            continue
+        last += 1
+        link = TrackedLink(email=email, position=last, url=url, is_trap=is_trap)
+        chosen.append(link)
+        new.append(link)
+    TrackedLink.objects.bulk_create(new)
+    *links, trap = chosen
     html = source
     if found:
-        by_position = {link.position: link for link in links}
+        by_position = {f.position: link for f, link in zip(found, links, strict=True)}
         html = rewriting.rewrite_links(
             source,
             found,
@@ -159,6 +171,60 @@ def _tracked_html(email: TrackedEmail, source: str) -> str:
     markup = rewriting.trap_markup(tokens.click_url(email.pk, trap.pk))
     markup += rewriting.pixel_markup(tokens.pixel_url(email.pk))
     return rewriting.insert_before_body_end(html, markup)
+
+
+def _untracked_html(email: TrackedEmail, source: str) -> str:
+    """The HTML without what this email's earlier registration put in."""
+    links = {link.pk: link for link in email.links.all()}
+    click_prefix = f"{settings.PUBLIC_BASE_URL}/t/c/"
+
+    def ours(url: str) -> TrackedLink | None:
+        if not url.startswith(click_prefix):
+            return None
+        ids = tokens.click_token_verify(url[len(click_prefix) :])
+        return links.get(ids[1]) if ids and ids[0] == email.pk else None
+
+    def original_url(url: str) -> str | None:
+        link = ours(url)
+        return None if link is None or link.is_trap else link.url
+
+    def is_trap(url: str) -> bool:
+        link = ours(url)
+        return link is not None and link.is_trap
+
+    pixel = tokens.pixel_url(email.pk)
+    return rewriting.untrack(
+        source,
+        original_url=original_url,
+        is_pixel=lambda url: url == pixel,
+        is_trap=is_trap,
+    )
+
+
+class AlreadySent(Conflict):
+    """This draft's email has already been sent; a sent email is not registered again."""
+
+    code = "already_sent"
+
+
+def _outgoing(addresses: Sequence[str]) -> list[str]:
+    # Beacon's own BCC addresses are not recipients: they would make the email
+    # anonymous (T2) and show as a new contact.
+    return [a for a in unique_addresses(addresses) if not is_bcc_domain(a)]
+
+
+def _draft_registration(user: AbstractBaseUser, draft_key: str) -> TrackedEmail | None:
+    if not draft_key:
+        return None
+    existing = (
+        TrackedEmail.objects.select_for_update(of=("self",))
+        .select_related("log_registration")
+        .filter(sender_id=user.pk, draft_key=draft_key)
+        .first()
+    )
+    if existing is not None and existing.sent_at is not None:
+        raise AlreadySent({"id": existing.pk})
+    return existing
 
 
 @transaction.atomic
@@ -175,42 +241,76 @@ def tracked_email_register(
     log: bool = False,
     associations: dict[str, list[int]] | None = None,
     skip_new_contacts: Sequence[str] = (),
+    draft_key: str = "",
 ) -> RegisteredEmail:
     """Register an outgoing email: when it is tracked, the HTML to send instead; when it
     is logged, the Log box's registration, whose BCC address the add-in adds (L1a, L5).
+
+    With a `draft_key` (the add-in's id for the draft) registering the same draft again
+    updates its one registration: same id, same BCC address, the earlier pixel and
+    click URLs taken out of `html` before it is tracked again.
     """
-    to, cc, bcc = unique_addresses(to), unique_addresses(cc), unique_addresses(bcc)
+    to, cc, bcc = _outgoing(to), _outgoing(cc), _outgoing(bcc)
     recipients = unique_addresses([*to, *cc, *bcc])
     effective = effective_settings(user)
     tracked, decisions, contacts = recipient_decisions(
         user=user, recipients=recipients, track=track, effective=effective
     )
     anonymous = len(recipients) > 1  # T2, P3
-    email = TrackedEmail.objects.create(
-        sender_id=user.pk,
-        from_address=from_address.strip().lower(),
-        to=to,
-        cc=cc,
-        bcc=bcc,
-        subject=subject,
-        tracked=tracked,
-        track_clicks=tracked and effective.track_clicks,
-        is_anonymous=anonymous,
-        contact=None if anonymous or not recipients else contacts.get(recipients[0]),
-        decisions=[decision.as_dict() for decision in decisions],
-        log_registration=email_log_register(
-            user=user,  # type: ignore[arg-type]
+    email = _draft_registration(user, draft_key) or TrackedEmail(
+        sender_id=user.pk, draft_key=draft_key
+    )
+    if email.pk is not None:
+        html = _untracked_html(email, html)
+    previous_log = email.log_registration
+    email.from_address = from_address.strip().lower()
+    email.to, email.cc, email.bcc = to, cc, bcc
+    email.subject = subject
+    email.tracked = tracked
+    email.track_clicks = tracked and effective.track_clicks
+    email.is_anonymous = anonymous
+    email.contact = None if anonymous or not recipients else contacts.get(recipients[0])
+    email.decisions = [decision.as_dict() for decision in decisions]
+    try:
+        with transaction.atomic():
+            email.log_registration = (
+                email_log_register(
+                    user=user,  # type: ignore[arg-type]
+                    from_address=from_address,
+                    to=to,
+                    cc=cc,
+                    bcc=bcc,
+                    subject=subject,
+                    associations=associations,
+                    skip_new_contacts=skip_new_contacts,
+                    registration=previous_log,
+                )
+                if log
+                else None
+            )
+            email.save()
+    except IntegrityError:
+        # The same draft registered at the same moment by another request (the pane
+        # and the send handler, or a retry): update that one instead.
+        existing = _draft_registration(user, draft_key)
+        if existing is None:
+            raise
+        return tracked_email_register(
+            user=user,
             from_address=from_address,
             to=to,
             cc=cc,
             bcc=bcc,
             subject=subject,
+            html=html,
+            track=track,
+            log=log,
             associations=associations,
             skip_new_contacts=skip_new_contacts,
+            draft_key=draft_key,
         )
-        if log
-        else None,
-    )
+    if previous_log is not None and email.log_registration is None:
+        previous_log.delete()  # Log was unticked: its BCC address stops logging.
     return RegisteredEmail(
         email,
         _tracked_html(email, html) if tracked else html,

@@ -177,3 +177,44 @@ def test_its_queries_do_not_grow_with_the_known_recipients(
         assert all(len(r["deals"]) == 1 for r in response.json()["recipients"])
         counts.append(len(captured))
     assert counts[0] == counts[1]
+
+
+def test_beacons_bcc_address_is_no_recipient_and_never_a_new_contact(
+    alice_api: APIClient,
+) -> None:
+    factories.contact("anna@acme.com", first_name="Anna")
+    bcc = account_settings_get().bcc_address
+    registration_bcc = bcc.replace("@", "+a1b2c3@")
+
+    response = alice_api.post(
+        URL,
+        {"to": ["anna@acme.com"], "bcc": [bcc, registration_bcc.upper()]},
+        format="json",
+    )
+
+    body = response.json()
+    assert [r["email"] for r in body["recipients"]] == ["anna@acme.com"]
+    assert body["anonymous_notice"] == ""
+    assert body["track"]["enabled"] is True
+
+
+def test_it_says_which_recipients_logging_would_leave_out(
+    alice_api: APIClient,
+) -> None:
+    _account(privacy_enabled=True)
+    NeverLogEntry.objects.create(scope="account", pattern="*@lawyers.example")
+    factories.contact("anna@acme.com", legal_basis=LegalBasis.CONSENT)
+    factories.contact("olle@acme.com", legal_basis=LegalBasis.NONE)
+
+    response = alice_api.post(
+        URL,
+        {"to": ["anna@acme.com", "olle@acme.com"], "cc": ["x@lawyers.example"]},
+        format="json",
+    )
+
+    reasons = {r["email"]: r["log_reason"] for r in response.json()["recipients"]}
+    assert reasons == {
+        "anna@acme.com": "",
+        "olle@acme.com": "no_legal_basis",
+        "x@lawyers.example": "never_log",
+    }

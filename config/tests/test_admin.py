@@ -7,6 +7,7 @@ from django.contrib.auth.models import User
 from django.test import Client
 from django.urls import reverse
 
+from activity.models import InboundEmail
 from conftest import make_user
 from crm.models import Pipeline, PipelineKind, Stage
 from crm.services import association_create, contact_create, deal_create
@@ -48,8 +49,8 @@ def settings_form(**changes: Any) -> dict[str, Any]:
         "privacy_enabled": False,
         "bcc_prefix": "log",
         "log_attachments": True,
-        "max_attachment_bytes": 50 * 1024 * 1024,
-        "max_body_bytes": 2 * 1024 * 1024,
+        "max_attachment_mb": "50",
+        "max_body_mb": "2",
         **changes,
     }
     return {
@@ -81,15 +82,37 @@ def test_it_lets_a_super_admin_change_email_log_and_track(admin_user: User) -> N
     assert row.bcc_address.startswith(f"crm+{row.bcc_secret}@")
 
 
-def test_it_shows_the_page_in_fieldsets_named_after_the_spec(admin_user: User) -> None:
+def test_it_reads_like_a_product_plain_titles_help_on_every_field_limits_in_mb(
+    admin_user: User,
+) -> None:
     row = account_settings_get()
     response = client_for(admin_user).get(reverse(CHANGE_URL, args=[row.pk]))
     page = response.content.decode()
+    form = response.context["adminform"].form
     assert response.status_code == 200
-    for number in range(1, 10):
-        assert f"S{number} ·" in page
-    assert row.bcc_address in page
+    assert "Tracking: may anyone track opens and clicks?" in page
+    assert "Attachments and size limits" in page
+    assert not [title for title in ("S1 ·", "S9 ·", "(S3)") if title in page]
+    assert [name for name, field in form.fields.items() if not field.help_text] == []
+    assert 'name="max_attachment_mb" value="50.0"' in page
+    assert 'name="max_body_mb" value="2.0"' in page
+    assert "52428800" not in page
+    assert f'<code id="bcc-address">{row.bcc_address}</code>' in page
+    assert 'data-copy="#bcc-address"' in page
     assert "Regenerate BCC address" in page
+
+
+def test_limits_given_in_mb_are_stored_in_bytes(admin_user: User) -> None:
+    row = account_settings_get()
+    client_for(admin_user).post(
+        reverse(CHANGE_URL, args=[row.pk]),
+        settings_form(max_attachment_mb="25", max_body_mb="1.5"),
+    )
+    row.refresh_from_db()
+    assert (row.max_attachment_bytes, row.max_body_bytes) == (
+        25 * 1024 * 1024,
+        int(1.5 * 1024 * 1024),
+    )
 
 
 def test_it_refuses_a_track_default_while_tracking_is_off(admin_user: User) -> None:
@@ -328,3 +351,26 @@ def test_the_identity_admin_refuses_another_users_login_email(
     assert list(SendingIdentity.objects.values_list("user", "email")) == [
         (bob.pk, "bob@sales.example")
     ]
+
+
+def test_the_review_list_explains_each_reason_and_the_action_to_take(
+    admin_user: User,
+) -> None:
+    inbound = InboundEmail.objects.create(
+        route="smtp",
+        status="rejected",
+        reason="sender_not_identity",
+        detail="eve@elsewhere.example is not a sending identity of any Beacon user.",
+        raw="inbound/x.eml",
+        from_address="eve@elsewhere.example",
+    )
+    client = client_for(admin_user)
+
+    listing = client.get(reverse("admin:activity_inboundemail_changelist"))
+    detail = client.get(
+        reverse("admin:activity_inboundemail_change", args=[inbound.pk])
+    )
+
+    for page in (listing.content.decode(), detail.content.decode()):
+        assert "is not one of your users&#x27; addresses" in page
+        assert "add it to their sending addresses" in page

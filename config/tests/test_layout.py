@@ -1,7 +1,8 @@
-"""The layout's own rules: no import circle between the project's modules.
+"""The layout's own rules (docs/architecture.md): no import circle between the project's
+modules, and no module so long that a reader cannot hold it.
 
-The walk reads the source files themselves, so it holds for every module, imported by a
-test or not.
+Both read the source files themselves, so they hold for every module, imported by a test
+or not.
 """
 
 from __future__ import annotations
@@ -10,6 +11,8 @@ import ast
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
+# A module longer than this is doing more than one job: split it by job.
+MAX_MODULE_LINES = 600
 
 
 def _packages() -> list[str]:
@@ -123,3 +126,27 @@ def test_no_import_circle_between_the_projects_modules() -> None:
 def test_the_cycle_finder_finds_a_circle() -> None:
     graph = {"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}
     assert _cycles(graph) == [["a", "b", "c"]]
+
+
+def _source_files() -> list[Path]:
+    """Every Python file of the repository outside migrations, tests and tool folders."""
+    return [
+        path
+        for path in sorted(ROOT.rglob("*.py"))
+        if not any(
+            part.startswith(".") or part == "node_modules"
+            for part in path.relative_to(ROOT).parts
+        )
+        and not _is_skipped(path)
+    ]
+
+
+def test_no_module_outside_migrations_and_tests_is_over_600_lines() -> None:
+    lengths = {
+        str(path.relative_to(ROOT)): len(path.read_text().splitlines())
+        for path in _source_files()
+    }
+    assert "activity/inbound.py" in lengths and "bench/run.py" in lengths
+    assert not any("/tests/" in name for name in lengths)
+    too_long = {name: n for name, n in lengths.items() if n > MAX_MODULE_LINES}
+    assert too_long == {}

@@ -11,9 +11,9 @@ from channels.testing import WebsocketCommunicator
 from django.contrib.auth.models import AnonymousUser, User
 from django.test import Client
 
+from config.routing import websocket_urlpatterns
 from crm.consumers import UNAUTHENTICATED
 from crm.models import Company, Contact, ContactCompany, Deal, PipelineKind, Stage
-from crm.routing import websocket_urlpatterns
 from crm.services import (
     contact_company_associate,
     contact_update,

@@ -317,7 +317,8 @@ def test_neighbouring_and_user_networks_are_not(email: TrackedEmail, ip: str) ->
     )
 
 
-@pytest.mark.parametrize("ip", ["64.235.150.1", "205.139.110.9"])  # Barracuda, Mimecast
+# Barracuda, Mimecast, Proofpoint
+@pytest.mark.parametrize("ip", ["64.235.150.1", "205.139.110.9", "67.231.150.4"])
 def test_gateways_published_networks_are_scanner(email: TrackedEmail, ip: str) -> None:
     assert only(raw_hit(email, ua=CHROME, ip=ip)) == (
         Verdict.SCANNER,

@@ -1,0 +1,181 @@
+"""The rep's own settings page (`/settings/`): defaults, never-log list, sending
+identities. Every write is the service the API's settings endpoints call; a form's
+refusal is shown beside its field and the page answers 400."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import NoReverseMatch, reverse
+from django.views.decorators.http import require_POST
+
+from addin.selectors import addin_tokens_for_user
+from addin.services import addin_token_create, addin_token_revoke
+from config.api import Conflict, DomainError, NotAllowed
+from settings_admin import selectors, services
+from settings_admin.forms import (
+    AddinTokenForm,
+    DefaultsForm,
+    IdentityForm,
+    NeverLogForm,
+    lock_reasons,
+)
+from settings_admin.models import NeverLogScope
+
+IDENTITY_ERRORS = {
+    "identity_exists": "This is your sign-in address already.",
+    "identity_taken": "This address belongs to another user.",
+}
+
+
+def _defaults_form(request: HttpRequest, data: Any = None) -> DefaultsForm:
+    account = selectors.account_settings_get()
+    effective = selectors.effective_settings(request.user, account=account)  # type: ignore[arg-type]
+    return DefaultsForm(
+        data, effective=effective, reasons=lock_reasons(account, effective)
+    )
+
+
+def _optional_url(name: str) -> str:
+    # Pages other parts of Beacon add (notification preferences); linked once they exist.
+    try:
+        return reverse(name)
+    except NoReverseMatch:
+        return ""
+
+
+def _page(
+    request: HttpRequest,
+    status: int = 200,
+    *,
+    issued: Any = None,
+    **bound: forms.Form,
+) -> HttpResponse:
+    user: Any = request.user
+    entries = list(selectors.never_log_entries_for_user(user))
+    context = {
+        "defaults_form": bound.get("defaults_form") or _defaults_form(request),
+        "never_log_form": bound.get("never_log_form") or NeverLogForm(),
+        "identity_form": bound.get("identity_form") or IdentityForm(),
+        "own_entries": [e for e in entries if e.scope == NeverLogScope.USER],
+        "account_entries": [e for e in entries if e.scope == NeverLogScope.ACCOUNT],
+        "identities": selectors.sending_identities_for_user(user),
+        "token_form": bound.get("token_form") or AddinTokenForm(),
+        "tokens": addin_tokens_for_user(user),
+        "issued": issued,
+        "notifications_url": _optional_url("settings-notifications"),
+    }
+    return render(request, "settings_admin/settings.html", context, status=status)
+
+
+@login_required
+def settings_page(request: HttpRequest) -> HttpResponse:
+    return _page(request)
+
+
+@login_required
+@require_POST
+def defaults_update(request: HttpRequest) -> HttpResponse:
+    form = _defaults_form(request, request.POST)
+    if not form.is_valid():
+        return _page(request, 400, defaults_form=form)
+    try:
+        services.user_settings_update(user=request.user, data=form.changes())  # type: ignore[arg-type]
+    except DomainError:
+        # The account locked a setting while the page was open.
+        form.add_error(None, "Your admin has just locked one of these settings.")
+        return _page(request, 400, defaults_form=form)
+    messages.success(request, "Your defaults are saved.")
+    return redirect("settings")
+
+
+@login_required
+@require_POST
+def never_log_add(request: HttpRequest) -> HttpResponse:
+    form = NeverLogForm(request.POST)
+    if form.is_valid():
+        try:
+            entry = services.never_log_add(
+                pattern=form.cleaned_data["pattern"],
+                user=request.user,  # type: ignore[arg-type]
+            )
+        except DomainError:
+            form.add_error(
+                "pattern", "Use name@domain.com for an address or *@domain.com."
+            )
+        else:
+            messages.success(request, f"{entry.pattern} will never be logged.")
+            return redirect("settings")
+    return _page(request, 400, never_log_form=form)
+
+
+@login_required
+@require_POST
+def never_log_remove(request: HttpRequest, pk: int) -> HttpResponse:
+    try:
+        entry = selectors.never_log_entry_get_for_user(request.user, pk, write=True)  # type: ignore[arg-type]
+    except NotAllowed:
+        messages.error(request, "Only a super admin can change the account's list.")
+        return redirect("settings")
+    services.never_log_remove(entry=entry)
+    messages.success(request, f"{entry.pattern} removed from your never-log list.")
+    return redirect("settings")
+
+
+@login_required
+@require_POST
+def identity_add(request: HttpRequest) -> HttpResponse:
+    form = IdentityForm(request.POST)
+    if form.is_valid():
+        try:
+            identity = services.sending_identity_add(
+                user=request.user,  # type: ignore[arg-type]
+                email=form.cleaned_data["email"],
+            )
+        except Conflict as exc:
+            form.add_error("email", IDENTITY_ERRORS.get(exc.code, str(exc.detail)))
+        else:
+            messages.success(request, f"You can now send from {identity.email}.")
+            return redirect("settings")
+    return _page(request, 400, identity_form=form)
+
+
+@login_required
+@require_POST
+def identity_remove(request: HttpRequest, pk: int) -> HttpResponse:
+    identity = selectors.sending_identity_get_for_user(request.user, pk)  # type: ignore[arg-type]
+    services.sending_identity_remove(identity=identity)
+    messages.success(request, f"{identity.email} removed from your addresses.")
+    return redirect("settings")
+
+
+@login_required
+@require_POST
+def addin_token_add(request: HttpRequest) -> HttpResponse:
+    """Creates a named add-in token and shows its secret on this one answer only (it
+    is stored hashed), so the page is rendered rather than redirected to."""
+    form = AddinTokenForm(request.POST)
+    if form.is_valid():
+        try:
+            issued = addin_token_create(
+                user=request.user,  # type: ignore[arg-type]
+                name=form.cleaned_data["name"],
+            )
+        except DomainError:
+            form.add_error("name", "Give the token a name of at most 100 characters.")
+        else:
+            return _page(request, 201, issued=issued)
+    return _page(request, 400, token_form=form)
+
+
+@login_required
+@require_POST
+def addin_token_remove(request: HttpRequest, pk: int) -> HttpResponse:
+    addin_token_revoke(user=request.user, token_id=pk)  # type: ignore[arg-type]
+    messages.success(request, "Token revoked: the add-in using it is signed out.")
+    return redirect("settings")
