@@ -12,7 +12,8 @@
    under the ASGI server that keeps /t/ and /ws/ (`contact_page_asgi_rps`).
 
 Environment: BENCH_TIMELINE_EMAILS, BENCH_TIMELINE_REQUESTS (default 200 per page),
-BENCH_PAGE_SECONDS (default 10 per server), BENCH_WORKERS (default 2), BENCH_PAGE_PORT.
+BENCH_PAGE_SECONDS (default 10 per server), BENCH_WORKERS (default 2), BENCH_PAGE_PORT
+(default: a free port).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import os
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -36,7 +38,7 @@ EMAILS = int(os.environ.get("BENCH_TIMELINE_EMAILS", "10000"))
 REQUESTS = int(os.environ.get("BENCH_TIMELINE_REQUESTS", "200"))
 PAGE_SECONDS = float(os.environ.get("BENCH_PAGE_SECONDS", "10"))
 WORKERS = os.environ.get("BENCH_WORKERS", "2")
-PORT = int(os.environ.get("BENCH_PAGE_PORT", "8766"))
+PORT = int(os.environ.get("BENCH_PAGE_PORT", "0"))  # 0: a free port, picked per run
 CONNECTIONS = 64
 CONTACT_EMAIL = "timeline-bench@bench.example"
 START = datetime(2025, 1, 1, tzinfo=UTC)
@@ -220,14 +222,22 @@ def session_cookie(rep: Any) -> str:
     return f"{settings.SESSION_COOKIE_NAME}={client.cookies[settings.SESSION_COOKIE_NAME].value}"
 
 
-def _server(interface: str) -> subprocess.Popen[bytes]:
+def _free_port() -> int:
+    if PORT:
+        return PORT
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _server(interface: str, port: int) -> subprocess.Popen[bytes]:
     target = (
         "config.wsgi:application" if interface == "wsgi" else "config.asgi:application"
     )
     return subprocess.Popen(  # noqa: S603 - our own fixed command
         [
             str(BIN / "granian"), "--interface", interface, "--host", "127.0.0.1",
-            "--port", str(PORT), "--workers", WORKERS, "--log-level", "warning",
+            "--port", str(port), "--workers", WORKERS, "--log-level", "warning",
             *(["--blocking-threads", os.environ.get("WEB_THREADS", "4")]
               if interface == "wsgi" else []),
             target,
@@ -299,11 +309,12 @@ def page_load(rep: Any, contact: Any) -> dict[str, Any]:
     path = f"/contacts/{contact.pk}/"
     results: dict[str, Any] = {}
     for interface, key in (("wsgi", "contact_page"), ("asgi", "contact_page_asgi")):
-        server = _server(interface)
+        port = _free_port()
+        server = _server(interface, port)
         try:
-            _wait(f"http://127.0.0.1:{PORT}/healthz")
+            _wait(f"http://127.0.0.1:{port}/healthz")
             log(f"loading {path} under granian {interface} for {PAGE_SECONDS:g}s")
-            rps, p99, errors = load(f"http://127.0.0.1:{PORT}{path}", cookie)
+            rps, p99, errors = load(f"http://127.0.0.1:{port}{path}", cookie)
         finally:
             _stop(server)
         results[f"{key}_rps"] = round(rps, 1)
