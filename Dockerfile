@@ -17,7 +17,8 @@ COPY --chown=beacon:beacon . .
 # Settings refuse to start without a real key when DEBUG is off; this one only exists while
 # collectstatic runs at build time and is not in the final environment.
 RUN SECRET_KEY=collectstatic-at-build-time DEBUG=0 python manage.py collectstatic --noinput \
-    && mkdir -p /app/media && chown -R beacon:beacon /app/staticfiles /app/media
+    && mkdir -p /app/media /app/var/tracking-spill \
+    && chown -R beacon:beacon /app/staticfiles /app/media /app/var
 
 USER beacon
 EXPOSE 8000 2525

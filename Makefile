@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | 
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint bench venv https
+.PHONY: run test lint bench chaos venv https
 
 venv: $(STAMP)
 
@@ -24,6 +24,17 @@ run: venv
 	DEBUG=$${DEBUG:-1} $(BIN)/python manage.py seed_demo
 	@echo "Beacon is at http://$(HOST):$(PORT)/  (admin: /admin/, API docs: /api/docs/)"
 	HOST=$(HOST) PORT=$(PORT) DEBUG=$${DEBUG:-1} $(BIN)/granian --interface asgi --host $(HOST) --port $(PORT) \
+		--log-level warning config.asgi:application
+
+# HTTPS on this machine for sideloading the Outlook add-in (README: "Sideload the add-in").
+HTTPS_PORT ?= 8443
+https: venv
+	DEBUG=$${DEBUG:-1} $(BIN)/python manage.py migrate --noinput
+	DEBUG=$${DEBUG:-1} $(BIN)/python manage.py collectstatic --noinput --verbosity 0
+	DEBUG=$${DEBUG:-1} $(BIN)/python manage.py addin_dev_cert
+	@echo "Manifest: https://localhost:$(HTTPS_PORT)/addin/manifest.xml"
+	DEBUG=$${DEBUG:-1} $(BIN)/granian --interface asgi --host $(HOST) --port $(HTTPS_PORT) \
+		--ssl-certificate .certs/localhost.pem --ssl-keyfile .certs/localhost-key.pem \
 		--log-level warning config.asgi:application
 
 test: venv node_modules
@@ -47,3 +58,8 @@ bench: venv
 		&& apt-get install -y -qq wrk >/dev/null 2>&1; } \
 		|| echo "bench: wrk not installed; the pixel is loaded by bench/pixel_load.py" >&2
 	DEBUG=0 $(BIN)/python bench/run.py
+
+# Pixels and clicks under load while Redis, the ingestor, the web server and PostgreSQL
+# fail in turn (services on ports of their own); one JSON object. CHAOS_SECONDS=60.
+chaos: venv
+	$(BIN)/python bench/chaos.py --seconds $${CHAOS_SECONDS:-60}

@@ -26,12 +26,13 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.core.mail import send_mail
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Case, Q, When
+from django.db.models import Case, F, Q, When
 from django.utils import timezone
 
 from activity.capture import Rejected, Run, email_log
 from activity.models import InboundEmail, InboundStatus, LoggedEmail
 from activity.parser import MalformedEmail, ParsedEmail, parse_message
+from config.outages import transient
 from settings_admin.selectors import sending_identity_user
 
 log = logging.getLogger(__name__)
@@ -84,16 +85,29 @@ REQUEUE_AFTER = timedelta(minutes=5)
 REQUEUE_MAX = 1_000  # rows per sweep; the next sweep takes the rest
 
 
-def inbound_lost(*, now: datetime | None = None) -> list[int]:
-    """The messages still `received` and never tried that arrived more than
-    REQUEUE_AFTER ago, oldest first, at most REQUEUE_MAX: their task was lost.
+# A `received` row's reason after an attempt that an outage of the database (or of
+# Redis) cut short: it is tried again, never recorded as failed for it.
+TRANSIENT_REASON = "transient_error"
 
-    Rows that were tried (attempts > 0) are not among them: they wait for a super
+
+def _may_be_taken() -> Q:
+    """Rows no task may still hold: never tried, or last tried during an outage."""
+    return Q(attempts=0) | Q(reason=TRANSIENT_REASON)
+
+
+def inbound_lost(*, now: datetime | None = None) -> list[int]:
+    """The messages still `received` that arrived more than REQUEUE_AFTER ago and were
+    never tried, or last tried more than REQUEUE_AFTER ago and cut short by an outage,
+    oldest first, at most REQUEUE_MAX: their task was lost, or gave up retrying.
+
+    Rows whose attempt failed for any other reason are `failed`: they wait for a super
     admin's re-process."""
     cutoff = (now or timezone.now()) - REQUEUE_AFTER
     return list(
         InboundEmail.objects.filter(
-            status=InboundStatus.RECEIVED, attempts=0, received_at__lt=cutoff
+            Q(attempts=0) | Q(reason=TRANSIENT_REASON, processed_at__lt=cutoff),
+            status=InboundStatus.RECEIVED,
+            received_at__lt=cutoff,
         )
         .order_by("received_at", "pk")
         .values_list("pk", flat=True)[:REQUEUE_MAX]
@@ -131,6 +145,15 @@ def inbound_process(
     recorded afterwards. `run`: lookups shared with the other messages of a task run.
     """
     run = run or Run()
+    try:
+        return _process(inbound_id, force, run)
+    except Exception as exc:
+        if transient(exc):
+            inbound_attempt_cut_short([inbound_id], exc)
+        raise
+
+
+def _process(inbound_id: int, force: bool, run: Run) -> InboundEmail | None:
     try:
         with transaction.atomic():
             inbound = _locked(inbound_id)
@@ -188,6 +211,9 @@ def inbound_process_batch(
             _logged_in_bulk(rows)
             return claimed
     except Exception as exc:
+        if transient(exc):  # the task retries; the rows stay `received`
+            inbound_attempt_cut_short(claimed, exc)
+            raise
         if not isinstance(exc, _Outcome | _Single):
             log.exception("Logging a batch of inbound %s failed", claimed)
         single = Run(account=run.account, senders=run.senders, settings=run.settings)
@@ -238,9 +264,9 @@ def _claim(inbound_ids: Sequence[int], drain: int) -> list[InboundEmail]:
         status=InboundStatus.RECEIVED
     )
     mine = Q(pk__in=inbound_ids)
-    # With them, others waiting that no worker holds, oldest first; never a row that
-    # was tried before (it waits for a super admin).
-    others = Q(attempts=0, size__lte=BATCH_MAX_BYTES)
+    # With them, others waiting that no worker holds, oldest first: never tried, or
+    # tried during an outage; a row that failed otherwise waits for a super admin.
+    others = _may_be_taken() & Q(size__lte=BATCH_MAX_BYTES)
     return list(
         waiting.filter(mine | others).order_by(
             Case(When(mine, then=0), default=1), "received_at", "pk"
@@ -320,6 +346,8 @@ def _log(inbound: InboundEmail, parsed: ParsedEmail, run: Run) -> LoggedEmail:
         # Another worker logged the same Message-ID first (L7).
         raise _Outcome(InboundStatus.LOGGED, "duplicate", "", parsed=parsed) from exc
     except Exception as exc:
+        if transient(exc):
+            raise  # not the message's failure: the task retries it
         log.exception("Logging inbound %s failed", inbound.pk)
         raise _Outcome(
             InboundStatus.FAILED, "processing_error", repr(exc), parsed=parsed
@@ -357,3 +385,24 @@ def _tell_sender(inbound: InboundEmail, detail: str) -> None:
             fail_silently=True,
         )
     )
+
+
+def inbound_attempt_cut_short(inbound_ids: Sequence[int], exc: BaseException) -> None:
+    """Notes on rows still `received` that an outage cut their attempt short (for the
+    re-queue sweep and the operators), if the database takes it: it may be the outage.
+    The rows are never marked failed for it; the task retries them."""
+    log.warning("Logging inbound %s waits for the database: %r", list(inbound_ids), exc)
+    if not inbound_ids:
+        return
+    try:
+        InboundEmail.objects.filter(
+            pk__in=inbound_ids, status=InboundStatus.RECEIVED
+        ).update(
+            attempts=F("attempts") + 1,
+            reason=TRANSIENT_REASON,
+            detail=repr(exc)[:1000],
+            processed_at=timezone.now(),
+        )
+    except Exception as again:
+        if not transient(again):
+            raise

@@ -11,10 +11,10 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser, User
-from django.db.models import Model, Q, QuerySet
+from django.db.models import Count, Min, Model, Q, QuerySet
 from django.shortcuts import get_object_or_404
 
-from activity.models import Attachment, InboundEmail, LoggedEmail
+from activity.models import Attachment, InboundEmail, InboundStatus, LoggedEmail
 from config.api import NotAllowed
 from crm import selectors as crm
 from crm.models import Company, Contact, Deal, Ticket
@@ -262,3 +262,18 @@ def association_choices(email: LoggedEmail, q: str) -> dict[str, list[Choice]]:
             for record in [*current, *found]
         ]
     return choices
+
+
+def inbound_waiting() -> list[dict[str, Any]]:
+    """Stored mail not logged yet, by status and last reason: `received` rows wait for
+    a (first or next) attempt, `failed` ones for a super admin's re-process. With the
+    oldest `received_at` of each group (for `manage.py tracking_status`)."""
+    rows = (
+        InboundEmail.objects.filter(
+            status__in=[InboundStatus.RECEIVED, InboundStatus.FAILED]
+        )
+        .values("status", "reason")
+        .annotate(count=Count("pk"), oldest=Min("received_at"))
+        .order_by("status", "reason")
+    )
+    return [dict(row) for row in rows]

@@ -12,6 +12,7 @@ import logging
 from celery import shared_task
 
 from activity import inbound
+from config.outages import TRANSIENT
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +39,20 @@ def inbound_enqueue_many(inbound_ids: list[int]) -> None:
         log.exception("Queueing inbound %s failed", inbound_ids)
 
 
-@shared_task(name="activity.inbound_process", ignore_result=True)
+# An outage of the database or Redis: the task runs again after 1, 2, 4, 8 then every
+# 16 s at most (jittered below that), so a message is logged within ~16 s of the
+# database's return; after MAX_RETRIES (~13 minutes) the re-queue sweep takes its rows.
+# Never recorded as the message's failure (activity.inbound.TRANSIENT_REASON).
+RETRY = {
+    "autoretry_for": TRANSIENT,
+    "retry_backoff": 1,
+    "retry_backoff_max": 16,
+    "retry_jitter": True,
+    "max_retries": 50,
+}
+
+
+@shared_task(name="activity.inbound_process", ignore_result=True, **RETRY)
 def inbound_process(inbound_id: int) -> None:
     """Parse and log one stored inbound message, and others still waiting with it.
 
@@ -50,7 +64,7 @@ def inbound_process(inbound_id: int) -> None:
     inbound.inbound_process_batch(inbound_ids=[inbound_id])
 
 
-@shared_task(name="activity.inbound_process_many", ignore_result=True)
+@shared_task(name="activity.inbound_process_many", ignore_result=True, **RETRY)
 def inbound_process_many(inbound_ids: list[int]) -> None:
     """As `inbound_process`, for several stored rows queued together by the SMTP
     receiver; they are logged as one batch (with any others still waiting)."""
@@ -60,7 +74,8 @@ def inbound_process_many(inbound_ids: list[int]) -> None:
 @shared_task(name="activity.inbound_requeue_waiting", ignore_result=True)
 def inbound_requeue_waiting() -> int:
     """Celery beat, every minute: queue again the stored messages whose task was lost
-    (`inbound.inbound_lost`), BATCH_SIZE per task; answers how many.
+    or gave up retrying through an outage (`inbound.inbound_lost`), BATCH_SIZE per
+    task; answers how many.
 
     Nothing a user sent is left unread because one task went missing."""
     ids = inbound.inbound_lost()

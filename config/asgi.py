@@ -44,6 +44,7 @@ async def _lifespan(receive: Receive, send: Send) -> None:
     while True:
         message: dict[str, Any] = await receive()
         if message["type"] == "lifespan.startup":
+            tracking_app.startup()
             await send({"type": "lifespan.startup.complete"})
         elif message["type"] == "lifespan.shutdown":
             await send({"type": "lifespan.shutdown.complete"})

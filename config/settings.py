@@ -163,6 +163,13 @@ CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 4
 CELERY_TASK_DEFAULT_QUEUE = env_str("CELERY_QUEUE", "beacon")
+# A task taken by a worker that died unacknowledged (late acks) is delivered again after
+# this long (Redis transport; its default is an hour). It must exceed the longest task
+# (an 80 MB message: well under a minute) plus the longest retry countdown held by a
+# worker (16 s, activity.tasks.RETRY); the re-queue sweep takes such rows after 5 minutes too.
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 300)
+}
 # `beat` in the Procfile runs these.
 CELERY_BEAT_SCHEDULE = {
     "inbound-requeue-waiting": {
@@ -287,3 +294,9 @@ TRACKING_INGEST_ENTRIES = env_int("TRACKING_INGEST_ENTRIES", 200)
 TRACKING_INGEST_HITS = env_int("TRACKING_INGEST_HITS", 5000)
 # A hit pending this long on a consumer is taken over by another (crash recovery).
 TRACKING_CLAIM_IDLE_MS = env_int("TRACKING_CLAIM_IDLE_MS", 30_000)
+# Services mode: where each web worker journals (fsynced) the hits the Redis stream could
+# not take, until its replayer moves them into the stream. Local disk that outlives the
+# process (a volume in containers); every worker of a host shares the directory.
+TRACKING_SPILL_DIR = env_str(
+    "TRACKING_SPILL_DIR", str(BASE_DIR / "var" / "tracking-spill")
+)

@@ -1,5 +1,7 @@
 """What browser tests share: Debian's Chromium driven by Playwright, and Beacon's real
-ASGI server (granian) with the tracking ingestor, run as subprocesses on the test database.
+ASGI server (granian) with the tracking ingestor, run as subprocesses on the test database;
+and a Redis of a test's own that it kills and restarts (`RedisProcess`, also used by
+`bench/chaos.py`).
 
 Django's live server is WSGI and cannot carry websockets, so pages that hold a
 notification socket are tested against the same server the Procfile runs. The server and
@@ -11,6 +13,8 @@ its data (`transactional_db`). Screenshots go to `BEACON_TEST_OUTPUT` (default
 from __future__ import annotations
 
 import os
+import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -23,6 +27,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+import psycopg
+import redis
 from django.conf import settings
 from django.db import connection
 
@@ -189,3 +195,71 @@ def sign_in(
     page.get_by_label("Password").fill(password)
     page.get_by_role("button", name="Sign in").click()
     page.wait_for_url(lambda url: "/accounts/login/" not in url)
+
+
+class RedisProcess:
+    """A Redis server of our own: its own port and directory, append-only file on
+    (`everysec`, as in production), killed with SIGKILL and restarted on demand."""
+
+    def __init__(self, directory: Path, port: int | None = None) -> None:
+        self.directory = directory
+        self.port = port or free_port()
+        self.process: subprocess.Popen[bytes] | None = None
+        directory.mkdir(parents=True, exist_ok=True)
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self, timeout: float = 20) -> None:
+        binary = shutil.which("redis-server") or "redis-server"
+        self.process = subprocess.Popen(  # noqa: S603 - our own arguments
+            [
+                binary, "--port", str(self.port), "--bind", "127.0.0.1",
+                "--dir", str(self.directory), "--appendonly", "yes",
+                "--appendfsync", "everysec", "--save", "", "--daemonize", "no",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        client = redis.Redis(port=self.port, socket_connect_timeout=1)
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                if client.ping():
+                    return
+            except redis.RedisError:  # not listening yet, or loading its data
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"redis-server on {self.port} did not start")
+            time.sleep(0.05)
+
+    def kill(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGKILL)
+            self.process.wait(10)
+        self.process = None
+
+    def restart(self) -> None:
+        self.kill()
+        self.start()
+
+
+def sever_database(name: str, allow: bool) -> None:
+    """Refuse (or allow again) new connections to the test database and end every
+    other one: PostgreSQL going away for the processes a test started (an ingestor, a
+    Celery worker), not for the test's own connection."""
+    own = connection.cursor().connection.info.backend_pid
+    params = connection.get_connection_params()
+    params["dbname"] = "postgres"  # a database may not refuse its own connection
+    params.pop("cursor_factory", None)
+    with psycopg.connect(**params, autocommit=True) as admin:
+        admin.execute(
+            f'ALTER DATABASE "{name}" WITH ALLOW_CONNECTIONS {str(allow).lower()}'
+        )
+        if not allow:
+            admin.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = %s AND pid <> %s",
+                [name, own],
+            )

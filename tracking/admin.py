@@ -1,9 +1,13 @@
 from __future__ import annotations
 
 from django.contrib import admin
-from django.http import HttpRequest
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse
+from django.template.response import TemplateResponse
+from django.urls import URLPattern, path
 
 from tracking.models import TrackedEmail, TrackedLink, TrackingEvent
+from tracking.selectors import pipeline_status
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -55,3 +59,25 @@ class TrackingEventAdmin(ReadOnlyAdmin):
     search_fields = ["ip", "user_agent", "email__subject"]
     list_select_related = ["email"]
     raw_id_fields = ["email", "link", "contact"]
+
+    def get_urls(self) -> list[URLPattern]:
+        return [
+            path(
+                "pipeline-status/",
+                self.admin_site.admin_view(self.pipeline_status_view),
+                name="tracking_pipeline_status",
+            ),
+            *super().get_urls(),
+        ]
+
+    def pipeline_status_view(self, request: HttpRequest) -> HttpResponse:
+        """What `manage.py tracking_status` prints, for whoever may see the events."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Tracking pipeline status",
+            "opts": self.model._meta,
+            "status": pipeline_status(),
+        }
+        return TemplateResponse(request, "admin/tracking/pipeline_status.html", context)

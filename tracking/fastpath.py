@@ -2,11 +2,18 @@
 
 - `GET|HEAD /t/o/<token>.gif` always answers the 43-byte transparent GIF; a genuine
   token's hit is recorded first.
-- `GET|HEAD /t/c/<token>` answers 302 to the link's stored URL, or 404.
+- `GET|HEAD /t/c/<token>` answers 302 to the link's stored URL, or 404; 503 when its hit
+  could not be recorded.
 
-A hit is durable before the response leaves: in services mode it is in the Redis stream
-(XADD), in embedded mode it is in the database. Concurrent hits share one round trip
-(group commit): each response awaits the batch holding its hit.
+No hit is acknowledged before it is recorded. In services mode a hit is in the Redis
+stream (XADD) or, when the stream cannot take it, in this worker's fsynced spill journal
+on local disk (tracking.spill), from which a replayer moves it into the stream once
+Redis is back; in embedded mode it is in the database. Only when both the stream and
+the journal fail is a hit not recorded: the click then answers 503 (the reader can try
+again), the pixel still answers its image (never a broken image), and the hit is counted
+(`<stream>:lost` for opens, `<stream>:refused` for clicks) and logged.
+Concurrent hits share one round trip (group commit): each response awaits the batch
+holding its hit.
 """
 
 from __future__ import annotations
@@ -25,6 +32,7 @@ from django.conf import settings
 
 from config.client_address import scope_client
 from tracking import tokens
+from tracking.spill import JournalError, Replayer, SpillJournal
 
 logger = logging.getLogger(__name__)
 
@@ -45,6 +53,9 @@ PIXEL_HEADERS = [
     (b"expires", b"0"),
 ]
 MAX_BATCH = 2000
+STREAM_TIMEOUT_S = 2.0
+# After a failed stream write, batches go straight to the journal for this long.
+STREAM_RETRY_AFTER_S = 0.5
 LINK_CACHE_SIZE = 100_000
 
 
@@ -98,7 +109,13 @@ class StreamWriter:
     def __init__(self, url: str, stream: str) -> None:
         import redis.asyncio as aioredis  # only needed in services mode
 
-        self.client = aioredis.from_url(url)
+        # Timeouts: a Redis that hangs must not hold the responses; the batch goes to
+        # the spill journal instead (a write that did land is then stored once anyway).
+        self.client = aioredis.from_url(
+            url,
+            socket_timeout=STREAM_TIMEOUT_S,
+            socket_connect_timeout=STREAM_TIMEOUT_S,
+        )
         self.stream = stream
         self.script = self.client.register_script(self.SCRIPT)  # EVALSHA, loads on miss
 
@@ -107,6 +124,50 @@ class StreamWriter:
         await self.script(
             keys=[self.stream, f"{self.stream}:hits"], args=[entry["n"], entry["hits"]]
         )
+
+
+class DurableWriter:
+    """Services mode: each batch into the stream, or into this worker's spill journal
+    when the stream cannot take it; raises only when neither could (JournalError)."""
+
+    def __init__(self, stream: StreamWriter, journal: SpillJournal) -> None:
+        self.stream = stream
+        self.journal = journal
+        self.replayer = Replayer(journal, stream.client, stream.stream)
+        self.skip_stream_until = 0.0
+        self.down_since: float | None = (
+            None  # the stream's outage, as this worker saw it
+        )
+
+    async def __call__(self, hits: list[Hit]) -> None:
+        self.replayer.start()
+        if time.monotonic() >= self.skip_stream_until:
+            try:
+                await self.stream(hits)
+            except Exception as exc:  # whatever it is, the journal takes the batch
+                self.skip_stream_until = time.monotonic() + STREAM_RETRY_AFTER_S
+                if self.down_since is None:
+                    self.down_since = time.monotonic()
+                    logger.warning(
+                        "hit stream unavailable, spilling to %s: %r",
+                        self.journal.directory,
+                        exc,
+                    )
+            else:
+                if self.down_since is not None:
+                    logger.info(
+                        "hit stream back after %.1f s",
+                        time.monotonic() - self.down_since,
+                    )
+                    self.down_since = None
+                return
+        try:
+            await self.journal.spill(hits)
+        except JournalError as exc:
+            logger.error(
+                "%s hits NOT recorded (stream and journal failed): %s", len(hits), exc
+            )
+            raise
 
 
 def stream_entry(hits: list[Hit]) -> dict[str, str | bytes]:
@@ -196,19 +257,40 @@ def hit_fields(scope: Scope, kind: str, email_id: int, link_id: int | None) -> H
 class TrackingApp:
     def __init__(self) -> None:
         self._sink: GroupCommit | None = None
+        self.durable: DurableWriter | None = None
         self.links: dict[int, str] = {}
+        self.lost = 0  # opens answered with the image but recorded nowhere
+        self.refused = 0  # clicks answered 503: recorded nowhere
 
     @property
     def sink(self) -> GroupCommit:
         # Made on first use, inside the server's event loop.
         if self._sink is None:
             if settings.REDIS_URL:
-                self._sink = GroupCommit(
-                    StreamWriter(settings.REDIS_URL, settings.TRACKING_STREAM)
+                self.durable = DurableWriter(
+                    StreamWriter(settings.REDIS_URL, settings.TRACKING_STREAM),
+                    SpillJournal(settings.TRACKING_SPILL_DIR),
                 )
+                self._sink = GroupCommit(self.durable)
             else:
                 self._sink = GroupCommit(database_writer)
         return self._sink
+
+    def startup(self) -> None:
+        """At the server's start (ASGI lifespan): replay journals left by a worker
+        that died, without waiting for a first hit."""
+        self.sink  # noqa: B018 - made here, in the server's event loop
+        if self.durable is not None:
+            self.durable.replayer.start()
+
+    def unrecorded(self, metric: str) -> None:
+        """Count a hit recorded nowhere; reported to `<stream>:<metric>` by the replayer."""
+        if metric == "lost":
+            self.lost += 1
+        else:
+            self.refused += 1
+        if self.durable is not None:
+            self.durable.replayer.unreported[metric] += 1
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path: str = scope["path"]
@@ -227,7 +309,8 @@ class TrackingApp:
         if email_id is not None:
             try:
                 await self.sink.record(hit_fields(scope, "o", email_id, None))
-            except Exception:  # the image must still load (T3); the error is logged
+            except Exception:  # the image must still load (T3); counted and logged
+                self.unrecorded("lost")
                 logger.exception("could not record an open of email %s", email_id)
         await _respond(send, 200, PIXEL_HEADERS, GIF, scope.get("method", "GET"))
 
@@ -241,8 +324,16 @@ class TrackingApp:
             return
         try:
             await self.sink.record(hit_fields(scope, "c", ids[0], ids[1]))
-        except Exception:  # the reader still reaches the page; the error is logged
+        except Exception:  # not recorded: not acknowledged either; the reader may retry
+            self.unrecorded("refused")
             logger.exception("could not record a click on link %s", ids[1])
+            headers = [
+                (b"content-type", b"text/plain"),
+                (b"cache-control", NO_STORE),
+                (b"retry-after", b"1"),
+            ]
+            await _respond(send, 503, headers, b"Service unavailable", method)
+            return
         headers = [
             (b"location", url.encode("utf-8")),
             (b"cache-control", NO_STORE),

@@ -14,14 +14,19 @@ from __future__ import annotations
 import logging
 import math
 import threading
+import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 import orjson
 import redis
 from django.conf import settings
-from django.db import close_old_connections, connection
+from django.db import (
+    close_old_connections,
+    connection,
+)
 
+from config.outages import transient
 from tracking.ingest import Batch, Notify, classify_batch, ingest_hits, store_batch
 from tracking.notifications import BackgroundNotifier, notify_tracking_events
 
@@ -42,7 +47,10 @@ def _hits(entries: list[Entry]) -> list[dict[str, str]]:
 
 def _close_connection() -> None:
     """Close the calling thread's database connection (`connection` is per thread)."""
-    connection.close()
+    try:
+        connection.close()
+    except Exception:  # already broken: it is dropped all the same
+        connection.connection = None
 
 
 def _size(entry: Entry) -> int:
@@ -139,6 +147,8 @@ class StreamIngestor:
         pipe = self.client.pipeline(transaction=True)
         pipe.xack(self.stream, self.group, *ids)
         pipe.xdel(self.stream, *ids)
+        # When each consumer last stored a batch (`manage.py tracking_status`).
+        pipe.hset(f"{self.stream}:ingested", self.consumer, repr(time.time()))
         pipe.execute()
 
     def run_once(self) -> int:
@@ -156,23 +166,43 @@ class StreamIngestor:
         """Read and classify batch N+1 while a writer thread stores batch N.
 
         At most one batch is being stored at a time, and batch N+1 is handed to the
-        writer only once batch N is committed and acknowledged. If storing a batch
-        fails, the batch classified meanwhile is dropped unacknowledged (reclaimed
-        later, like any batch of a crashed ingestor) and the error ends the loop.
+        writer only once batch N is committed and acknowledged.
+
+        Redis or PostgreSQL going away (a restart, a severed connection) is waited out:
+        the attempt's state is dropped (the writer's failed future, the batch classified
+        meanwhile, both threads' database connections), the entries of both batches are
+        kept to be classified and stored again first, and the loop retries with a capped
+        backoff, logging the outage once when it starts and once when it ends. Storing
+        a batch twice is harmless (events are unique by hit id). Any other error is a
+        bug: it ends the loop.
         """
-        self.ensure_group()
+        outage = Outage()
         notifier = BackgroundNotifier()
         self.notify = notifier
-        logger.info("ingesting %s as %s/%s", self.stream, self.group, self.consumer)
         writer = ThreadPoolExecutor(1, thread_name_prefix="tracking-ingest-writer")
-        writing: tuple[Future[None], Batch, frozenset[bytes]] | None = None
+        writing: tuple[Future[None], Batch, list[Entry]] | None = None
+        retry: list[Entry] = []  # entries of a failed attempt, stored again first
+        grouped = False
         try:
             while not stop.is_set():
+                entries: list[Entry] = []
                 try:
+                    if not grouped:
+                        self.ensure_group()
+                        grouped = True
+                        logger.info(
+                            "ingesting %s as %s/%s",
+                            self.stream,
+                            self.group,
+                            self.consumer,
+                        )
                     # A long-lived process: drop a broken or expired connection.
                     close_old_connections()
-                    busy = writing[2] if writing else frozenset()
-                    entries = self.reclaim(busy) or self.read()
+                    if retry:
+                        entries, retry = retry[: self.batch], retry[self.batch :]
+                    else:
+                        busy = frozenset(e[0] for e in writing[2]) if writing else None
+                        entries = self.reclaim(busy or frozenset()) or self.read()
                     hits = _hits(entries)
                     batch = classify_batch(
                         hits, in_flight=writing[1] if writing else None
@@ -180,18 +210,108 @@ class StreamIngestor:
                     if writing:
                         writing[0].result()  # raises what the writer raised
                         writing = None
+                        outage.over()  # a batch stored and acknowledged
                     if entries:
-                        ids = frozenset(entry_id for entry_id, _ in entries)
                         future = writer.submit(self.write, batch, entries, len(hits))
-                        writing = (future, batch, ids)
-                except redis.ConnectionError:
-                    logger.exception("Redis unavailable; retrying")
-                    stop.wait(1)
+                        writing = (future, batch, entries)
+                    else:
+                        outage.over()  # both answer, nothing to store
+                except Exception as exc:
+                    if not transient(exc):
+                        raise
+                    if _no_group(exc):
+                        grouped = False  # Redis came back without its data
+                    retry = self._failed_attempt(writing, entries, retry, writer)
+                    writing = None
+                    stop.wait(outage.failed(exc))
             if writing:
-                writing[0].result()
+                try:
+                    writing[0].result()
+                except Exception as exc:
+                    if not transient(exc):
+                        raise
+                    # Unacknowledged: taken over by the next ingestor (XAUTOCLAIM).
+                    logger.warning(
+                        "stopping with a batch not stored: %s", _describe(exc)
+                    )
         finally:
             writer.submit(_close_connection).result()  # the writer thread's own
             writer.shutdown()
             notifier.close()
             connection.close()  # this thread's connection; the loop may run in a thread
         logger.info("stopped: %s hits acknowledged", self.acknowledged)
+
+    def _failed_attempt(
+        self,
+        writing: tuple[Future[None], Batch, list[Entry]] | None,
+        entries: list[Entry],
+        retry: list[Entry],
+        writer: ThreadPoolExecutor,
+    ) -> list[Entry]:
+        """What to store again after a retryable error: the batch being written (unless
+        it made it), then the one in hand, then what was still waiting to be retried."""
+        again: list[Entry] = []
+        if writing is not None:
+            try:
+                writing[0].result()  # wait for the writer: one attempt at a time
+            except Exception as exc:
+                if not transient(exc):
+                    raise
+                again += writing[2]
+        if entries is not (writing[2] if writing else None):
+            again += entries
+        # Both threads start again on fresh connections.
+        writer.submit(_close_connection).result()
+        _close_connection()
+        seen: set[bytes] = set()
+        ordered = []
+        for entry in [*again, *retry]:
+            if entry[0] not in seen:
+                seen.add(entry[0])
+                ordered.append(entry)
+        return ordered
+
+
+def _no_group(exc: BaseException) -> bool:
+    return isinstance(exc, redis.ResponseError) and "NOGROUP" in str(exc)
+
+
+class Outage:
+    """Capped exponential backoff, and one log line when an outage starts and one when
+    it ends (a retry loop that logged every attempt grew its log by megabytes)."""
+
+    def __init__(self, first: float = 0.1, cap: float = 2.0) -> None:
+        self.first = first
+        self.cap = cap
+        self.delay = 0.0
+        self.since: float | None = None
+        self.attempts = 0
+
+    def failed(self, exc: BaseException) -> float:
+        """Record a failed attempt; returns how long to wait before the next."""
+        self.attempts += 1
+        if self.since is None:
+            self.since = time.monotonic()
+            logger.error(
+                "ingestion paused: %s; retrying until it answers again",
+                _describe(exc),
+            )
+        self.delay = min(self.cap, self.delay * 2 if self.delay else self.first)
+        return self.delay
+
+    def over(self) -> None:
+        if self.since is not None:
+            logger.warning(
+                "ingestion resumed after %.1f s (%s attempts)",
+                time.monotonic() - self.since,
+                self.attempts,
+            )
+            self.since = None
+            self.attempts = 0
+            self.delay = 0.0
+
+
+def _describe(exc: BaseException) -> str:
+    """The error in one line: its type and first line, never a chain of tracebacks."""
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__module__}.{type(exc).__name__}: {text[0] if text else ''}"

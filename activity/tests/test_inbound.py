@@ -11,7 +11,12 @@ import pytest
 from django.utils import timezone
 
 from activity import tasks
-from activity.inbound import REQUEUE_AFTER, inbound_process_batch, inbound_receive
+from activity.inbound import (
+    REQUEUE_AFTER,
+    TRANSIENT_REASON,
+    inbound_process_batch,
+    inbound_receive,
+)
 from activity.models import InboundEmail, InboundRoute, InboundStatus, LoggedEmail
 from activity.tests.mail import message, raw
 from crm.models import Contact
@@ -191,16 +196,23 @@ def test_a_message_whose_task_was_lost_is_queued_again_by_the_sweep(
     lost = _stored(raw(message(message_id="<lost@x.example>")))
     _stored(raw(message(message_id="<fresh@x.example>")))  # its own task is on its way
     tried = _stored(raw(message(message_id="<tried@x.example>")))
+    # Its last attempt was cut short by an outage, and its task gave up retrying.
+    cut_short = _stored(raw(message(message_id="<cut-short@x.example>")))
     long_ago = timezone.now() - REQUEUE_AFTER - timedelta(seconds=1)
-    InboundEmail.objects.filter(pk__in=[lost.pk, tried.pk]).update(received_at=long_ago)
+    InboundEmail.objects.filter(pk__in=[lost.pk, tried.pk, cut_short.pk]).update(
+        received_at=long_ago
+    )
     InboundEmail.objects.filter(pk=tried.pk).update(attempts=1)
+    InboundEmail.objects.filter(pk=cut_short.pk).update(
+        attempts=3, reason=TRANSIENT_REASON, processed_at=long_ago
+    )
 
-    # Only the lost one is queued (eager here: its task runs at once, and like any
-    # batch task also takes the fresh one, still waiting, along with it).
-    assert tasks.inbound_requeue_waiting() == 1
+    # The lost and the cut-short ones are queued (eager here: the task runs at once,
+    # and like any batch task also takes the fresh one, still waiting, along with it).
+    assert tasks.inbound_requeue_waiting() == 2
 
     statuses = dict(InboundEmail.objects.values_list("pk", "status"))
-    assert statuses[lost.pk] == InboundStatus.LOGGED
+    assert statuses[lost.pk] == statuses[cut_short.pk] == InboundStatus.LOGGED
     assert statuses[tried.pk] == InboundStatus.RECEIVED
     assert LoggedEmail.objects.filter(message_id="lost@x.example").count() == 1
     tasks.inbound_requeue_waiting()  # the beat task: nothing left to queue
@@ -217,3 +229,41 @@ def test_the_sweep_runs_every_minute_from_celery_beat() -> None:
     ]
     assert entry["schedule"] == 60.0
     assert "activity.inbound_requeue_waiting" in tasks.inbound_requeue_waiting.app.tasks
+
+
+def test_an_outage_while_logging_is_retried_never_recorded_as_a_failure(
+    alice: Any, anna: Contact, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The database going away in the middle of logging (here: the first statement of
+    email_log raising what a severed connection raises): the task fails to be retried,
+    the row stays `received` with the reason noted, and the next attempt logs it."""
+    from django.db import OperationalError
+
+    from activity import inbound
+
+    row = _stored(raw(message(message_id="<outage@x.example>")))
+    real = inbound.email_log
+
+    def severed(**kwargs: Any) -> Any:
+        raise OperationalError("server closed the connection unexpectedly")
+
+    monkeypatch.setattr(inbound, "email_log", severed)
+    with pytest.raises(OperationalError):
+        inbound_process_batch(inbound_ids=[row.pk])
+    row.refresh_from_db()
+    assert (row.status, row.reason, row.attempts) == (
+        InboundStatus.RECEIVED, TRANSIENT_REASON, 1,
+    )  # fmt: skip
+    assert "server closed" in row.detail
+    monkeypatch.setattr(inbound, "email_log", real)
+    assert inbound_process_batch(inbound_ids=[row.pk]) == [row.pk]
+    row.refresh_from_db()
+    assert (row.status, row.reason, row.attempts) == (InboundStatus.LOGGED, "", 2)
+
+
+def test_the_mail_tasks_retry_outages_with_a_capped_backoff() -> None:
+    from config.outages import TRANSIENT
+
+    for task in (tasks.inbound_process, tasks.inbound_process_many):
+        assert task.autoretry_for == TRANSIENT
+        assert (task.retry_backoff, task.retry_backoff_max) == (1, 16)

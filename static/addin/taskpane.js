@@ -42,13 +42,15 @@
 
   // -- Rendering ----------------------------------------------------------------------
 
+  const KIND_LABELS = { contacts: "contact", companies: "company", deals: "deal", tickets: "ticket", new_contact: "", dropped: "not logged" };
+
   function rowHtml(row, index) {
     const id = `pick-${index}`;
     const disabled = row.disabled ? "disabled" : "";
     const checked = row.selected ? "checked" : "";
     const reason = row.reason ? `<span class="reason muted">${escapeHtml(row.reason)}</span>` : "";
     return `<li><input type="checkbox" id="${id}" data-key="${escapeHtml(`${row.kind}:${row.id}`)}" ${checked} ${disabled}>
-      <label for="${id}">${escapeHtml(row.name)}</label> <span class="kind">${row.kind.replace("_", " ")}</span>${reason}</li>`;
+      <label for="${id}">${escapeHtml(row.name)}</label> <span class="kind muted">${KIND_LABELS[row.kind]}</span>${reason}</li>`;
   }
 
   function escapeHtml(text) {

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import random
 import string
+from pathlib import Path
 from typing import Any
 
 from django.contrib.auth.models import User
@@ -9,6 +10,7 @@ from django.contrib.auth.models import User
 from tracking import tokens
 from tracking.fastpath import GIF, TrackingApp
 from tracking.models import Kind, TrackedEmail, TrackingEvent, Verdict
+from tracking.spill import journal_files
 from tracking.tests.conftest import Req, drive, register
 
 NO_STORE = "no-store, no-cache, must-revalidate, max-age=0"
@@ -156,10 +158,11 @@ def test_the_router_sends_tracking_paths_to_the_fast_path(
     assert TrackingEvent.objects.filter(email=email).count() == 1
 
 
-def test_with_redis_down_the_image_and_the_redirect_still_answer(
-    settings: Any, alice: User
+def test_with_redis_down_the_hits_are_journaled_and_still_answered(
+    settings: Any, alice: User, tmp_path: Path
 ) -> None:
     settings.REDIS_URL = "redis://127.0.0.1:1/0"  # nothing listens there
+    settings.TRACKING_SPILL_DIR = str(tmp_path)
     email, _ = register(alice)
     link = email.links.get(position=1)
     app = TrackingApp()
@@ -169,6 +172,9 @@ def test_with_redis_down_the_image_and_the_redirect_still_answer(
     )
     assert (pixel.status, pixel.body) == (200, GIF)
     assert (click.status, click.headers["location"]) == (302, link.url)
+    [journal] = journal_files(tmp_path)
+    assert (journal.hits, journal.active) == (2, True)  # its worker still holds it
+    assert (app.lost, app.refused) == (0, 0)
 
 
 def test_the_session_key_travels_only_when_there_is_no_self_cookie() -> None:

@@ -89,7 +89,7 @@
 
   // Office + OfficeRuntime globals around one item. `dialog` decides what the sign-in
   // dialog does: in the browser it opens the real page in a new window.
-  function install(root, { item, openDialog } = {}) {
+  function install(root, { item, openDialog, stored = {}, parent } = {}) {
     const associated = {};
     root.Office = {
       CoercionType: { Html: "html", Text: "text" },
@@ -101,6 +101,9 @@
       associated,
     };
     root.OfficeRuntime = { storage: createStorage() };
+    for (const [key, value] of Object.entries(stored)) root.OfficeRuntime.storage.values.set(key, value);
+    // In a dialog: messageParent reaches the pane that opened it.
+    if (parent) root.Office.context.ui.messageParent = (message) => parent(message);
     if (openDialog) {
       root.Office.context.ui.displayDialogAsync = (url, options, cb) => {
         const dialog = openDialog(url, options);
