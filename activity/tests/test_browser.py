@@ -192,6 +192,8 @@ def test_a_rep_works_the_timeline_of_a_contact(
     deal = factories.deal(name="Acme renewal")
     proposal.get_by_role("link", name="Associations").click()
     page.get_by_label("Search contacts, companies, deals and tickets").fill("renewal")
+    page.get_by_role("button", name="Search").click()
+    expect(page.get_by_label("Acme renewal")).to_be_visible(timeout=30_000)
     page.get_by_label("Acme renewal").check()
     page.get_by_role("button", name="Save associations").click()
     expect(page).to_have_url(re.compile(rf"/contacts/{anna.pk}/$"))
