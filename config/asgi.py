@@ -1,7 +1,7 @@
 """The ASGI entry point: Django for pages and the API, plus routes that skip Django.
 
 `/t/...` (tracking pixel and click) is served by tracking.fastpath: a small ASGI app with
-no middleware and no ORM on the request (DESIGN.md "The two hot paths"). Websockets go
+no middleware and no ORM on the request (docs/architecture.md, "Hot path 1"). Websockets go
 to Channels: the routes of config/routing.py behind an Origin check (the page's host
 must be one of ALLOWED_HOSTS) and the session's user. Everything else goes to Django.
 """

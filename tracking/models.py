@@ -123,7 +123,8 @@ class TrackingEvent(models.Model):
     which measured ~15 us of PostgreSQL's ~35 us per row. The ingestor checks the
     parents once per batch instead, under a lock every deletion of a parent takes
     (tracking.event_store.lock_event_parents), so no event outlives its email, link or
-    contact; Django's on_delete cascades still apply.
+    contact; Django's on_delete cascades still apply
+    (docs/decisions/no-event-foreign-keys.md).
     """
 
     # Made by the fast path (time-ordered: index inserts land on the index's last

@@ -281,7 +281,7 @@ def _listen_while(user: Any, pipeline_id: int, action: Any) -> Any:
         if not connected:
             return code
         await sync_to_async(action)()
-        message = await communicator.receive_json_from(timeout=5)
+        message = await communicator.receive_json_from(timeout=15)
         await communicator.disconnect()
         return message
 

@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('activity', '0002_logged_email_sender_set_null'),
+        ('activity', '0004_inbound_authentication'),
         ('tracking', '0005_event_counted_repeat'),
     ]
 
