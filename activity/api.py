@@ -106,9 +106,16 @@ class AttachmentSerializer(serializers.Serializer):
 
 
 class NoteSerializer(serializers.Serializer):
+    """Something the timeline item tells: an attachment left out, a defect of the
+    message read leniently, what was over a limit (activity.parser)."""
+
     code = serializers.CharField()
-    filename = serializers.CharField()
-    size = serializers.IntegerField()
+    filename = serializers.CharField(
+        required=False, help_text="Attachment notes: the attachment's name."
+    )
+    size = serializers.IntegerField(
+        required=False, help_text="Attachment notes: its size in bytes."
+    )
     detail = serializers.CharField()
 
 

@@ -25,16 +25,19 @@ from activity.models import (
     Attachment,
     EmailThread,
     InboundEmail,
+    InboundRoute,
     LoggedEmail,
     LogRegistration,
 )
 from activity.parser import ParsedEmail, ParsedPart
 from activity.selectors import (
     RECORD_MODELS,
+    BccAddress,
     bcc_address_parse,
     can_post_any_inbound,
     is_bcc_domain,
 )
+from activity.senders import authentication_notes, smtp_sender_problem
 from crm.models import Company, Contact, ContactSource, Deal, MarketingStatus, Ticket
 from crm.selectors import (
     RECENT_OPEN_LIMIT,
@@ -57,6 +60,7 @@ from settings_admin.selectors import (
     sending_addresses,
     sending_identity_user,
 )
+from tracking.untracking import strip_live_tracking
 
 
 class Rejected(Exception):
@@ -93,11 +97,19 @@ class Run:
     deals: dict[int, list[Deal]] = field(default_factory=dict)
     tickets: dict[int, list[Ticket]] = field(default_factory=dict)
     links: dict[type[Model], list[Model]] = field(default_factory=dict)
+    bcc: dict[str, BccAddress | None] = field(default_factory=dict)
 
     def account_settings(self) -> AccountSettings:
         if self.account is None:
             self.account = account_settings_get()
         return self.account
+
+    def bcc_address(self, address: str) -> BccAddress | None:
+        """What a BCC address is (account-wide, whose personal one), read once."""
+        key = address.strip().lower()
+        if key not in self.bcc:
+            self.bcc[key] = bcc_address_parse(key, self.account_settings())
+        return self.bcc[key]
 
     def sender(self, address: str) -> User | None:
         if address not in self.senders:
@@ -204,7 +216,6 @@ def email_log(
     """
     run = run or Run()
     sender = _sender(inbound, parsed, run)
-    account = run.account_settings()
     settings = run.effective(sender)
     if parsed.body_bytes > settings.max_body_bytes:
         raise Rejected(
@@ -212,7 +223,7 @@ def email_log(
             f"The body is {parsed.body_bytes} bytes; the limit is "
             f"{settings.max_body_bytes} bytes (S9).",
         )
-    registration = _registration(inbound, parsed, account, sender)
+    registration = _registration(inbound, parsed, run, sender)
     recipients = _recipients(parsed, run.own_addresses(sender))
     never = run.never_logged(recipients, sender)
     loggable = [address for address in recipients if address not in never]
@@ -222,6 +233,8 @@ def email_log(
         if parents
         else EmailThread.objects.create(subject=parsed.subject[:998])
     )
+    # The sender's copy of a tracked email: no live click URL or pixel is stored.
+    html_body, text_body = strip_live_tracking(parsed.html, parsed.text)
     email = LoggedEmail.objects.create(
         message_id=parsed.message_id,
         sender=sender,
@@ -234,8 +247,8 @@ def email_log(
         sent_at=parsed.date or timezone.now(),
         in_reply_to=parsed.in_reply_to,
         references=parsed.references,
-        html_body=parsed.html,
-        text_body=parsed.text,
+        html_body=html_body,
+        text_body=text_body,
     )
     chosen = _associations(
         loggable=loggable,
@@ -253,7 +266,12 @@ def email_log(
             "basis (privacy is on) or is not a contact.",
         )
     _link(email, chosen, run)
-    email.notes = _attachments_save(email, parsed.parts, settings)
+    # Defects of a message read leniently and what was over a limit, then attachments.
+    email.notes = (
+        parsed.notes
+        + authentication_notes(inbound)
+        + _attachments_save(email, parsed.parts, settings)
+    )
     if email.notes:
         email.save(update_fields=["notes"])
     return email
@@ -297,20 +315,26 @@ def _sender(inbound: InboundEmail, parsed: ParsedEmail, run: Run) -> User:
             "sender_mismatch",
             f"{poster} may only post email sent from their own addresses.",
         )
+    if inbound.route == InboundRoute.SMTP:
+        problem = smtp_sender_problem(
+            inbound, parsed.from_address, sender, run.bcc_address
+        )
+        if problem is not None:
+            raise Rejected(*problem)
     return sender
 
 
 def _registration(
     inbound: InboundEmail,
     parsed: ParsedEmail,
-    account: AccountSettings,
+    run: Run,
     sender: User,
 ) -> LogRegistration | None:
     """The add-in's registration: from the BCC address it was sent to, a Bcc header in
     the sender's own copy, or the X-Beacon-Registration header (L1a)."""
     tokens: list[str] = []
     for address in [*inbound.envelope_to, *parsed.bcc]:
-        parsed_bcc = bcc_address_parse(address, account)
+        parsed_bcc = run.bcc_address(address)
         if parsed_bcc and parsed_bcc.registration_token:
             tokens.append(parsed_bcc.registration_token)
     if parsed.registration_header:
@@ -471,8 +495,10 @@ def _inherit(chosen: Associations, thread: EmailThread) -> None:
 def _attachments_save(
     email: LoggedEmail, parts: list[ParsedPart], settings: EffectiveSettings
 ) -> list[dict[str, Any]]:
-    """Stores attachments (S9) and answers the timeline notes for those left out (L6)."""
+    """Stores attachments (S9), their rows in one INSERT, and answers the timeline
+    notes for those left out (L6)."""
     notes: list[dict[str, Any]] = []
+    rows: list[Attachment] = []
     folder = uuid.uuid4().hex
     for part in parts:
         if not settings.log_attachments:
@@ -506,7 +532,8 @@ def _attachments_save(
             attachment.size = part.write_to(decoded)
             decoded.seek(0)
             attachment.file.save(f"{folder}/{part.filename}", File(decoded), save=False)
-        attachment.save()
+        rows.append(attachment)
+    Attachment.objects.bulk_create(rows)
     return notes
 
 

@@ -55,6 +55,7 @@ def inbound_receive(
     envelope_from: str = "",
     envelope_to: Sequence[str] = (),
     posted_by: User | None = None,
+    authentication: dict[str, Any] | None = None,
 ) -> InboundEmail:
     """Stores the raw message in file storage, then its row; processing starts after
     commit. Callers answer "accepted" only once this returns (L9).
@@ -73,6 +74,7 @@ def inbound_receive(
         envelope_from=envelope_from[:320],
         envelope_to=[address.lower() for address in envelope_to],
         posted_by=posted_by,
+        authentication=authentication or {},
     )
     transaction.on_commit(lambda: enqueue(inbound.pk))
     return inbound

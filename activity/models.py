@@ -64,6 +64,9 @@ class InboundEmail(models.Model):
         on_delete=models.SET_NULL,
         related_name="inbound_copies",
     )
+    # SMTP route: the DMARC check made on receipt (activity.dmarc.DmarcResult); empty
+    # when none was made.
+    authentication = models.JSONField(default=dict, blank=True)
     attempts = models.PositiveIntegerField(default=0)
     received_at = models.DateTimeField(auto_now_add=True)
     processed_at = models.DateTimeField(null=True, blank=True)
@@ -112,10 +115,12 @@ class LogRegistration(models.Model):
 
     @property
     def bcc_address(self) -> str:
-        """The account's BCC address carrying this registration: `log+<secret>+<token>@…`."""
-        from settings_admin.selectors import account_settings_get
+        """The user's personal BCC address carrying this registration:
+        `log+<user's secret>+<token>@…`."""
+        from settings_admin.selectors import account_settings_get, user_settings_get
 
-        local, _, domain = account_settings_get().bcc_address.partition("@")
+        own = user_settings_get(self.user)
+        local, _, domain = own.bcc_address(account_settings_get()).partition("@")
         return f"{local}+{self.token}@{domain}"
 
 

@@ -3,6 +3,17 @@
 `parse_message(fp)` reads a stored raw message in chunks and answers a `ParsedEmail`, or
 raises `MalformedEmail` with a readable reason. It never raises anything else: a hostile
 message ends as a failed inbound row, never as a crashed worker.
+
+It is lenient the way mail clients are: a missing closing boundary, stray bytes, a bad
+date or a bad encoded word do not fail the message; what can be read is logged and each
+defect becomes a note (`ParsedEmail.notes`) on the timeline item. Only a message with no
+headers at all or no readable From address fails. Truncation is not judged here: it is
+a fact of the transport (an SMTP DATA that never ended, an HTTP body shorter than its
+Content-Length), and the receivers refuse such messages before they are stored.
+
+Limits (`activity.spool.Limits`, from the INBOUND_MAX_* settings): parts, nesting depth,
+header fields and bytes per part, attachments. What is over a limit is left out and
+noted, as an attachment over the size limit is.
 """
 
 from __future__ import annotations
@@ -15,23 +26,104 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email import errors as email_errors
 from email import policy
+from email._header_value_parser import get_unstructured
 from email.feedparser import BytesFeedParser
+from email.headerregistry import UnstructuredHeader
 from email.message import EmailMessage, Message
 from email.utils import getaddresses, parsedate_to_datetime
 from pathlib import Path
 from typing import IO, Any, BinaryIO
 
-from activity.spool import SPOOL_HEADER, Spooled, is_body_part, spool_message
+from django.conf import settings
 
-CHUNK = 64 * 1024
+from activity.spool import (
+    OMITTED_HEADER,
+    SPOOL_HEADER,
+    Limits,
+    Spooled,
+    Spooler,
+    is_body_part,
+    spool_message,
+)
+
 MESSAGE_ID_MAX = 255
 REGISTRATION_HEADER = "X-Beacon-Registration"
 _ANGLE = re.compile(r"<([^<>\s]+)>")
-# Defects that mean part of the message is missing, not merely sloppy.
-TRUNCATION_DEFECTS = (
-    email_errors.CloseBoundaryNotFoundDefect,
-    email_errors.StartBoundaryNotFoundDefect,
-)
+# Headers whose defects are noted: the ones the timeline shows or threads by.
+NOTED_HEADERS = ("From", "To", "Cc", "Subject", "Date", "Message-ID", "In-Reply-To")
+
+# What each defect the stdlib reports is noted as: (code, sentence for people).
+# (CharsetError is not a MessageDefect but the header parser reports it as one.)
+_DEFECT_NOTES: dict[type[Exception], tuple[str, str]] = {
+    email_errors.CloseBoundaryNotFoundDefect: (
+        "missing_closing_boundary",
+        "A MIME part has no closing boundary; what it holds was read to the end.",
+    ),
+    email_errors.StartBoundaryNotFoundDefect: (
+        "missing_start_boundary",
+        "A multipart's boundary never appears; its content was read as one part.",
+    ),
+    email_errors.NoBoundaryInMultipartDefect: (
+        "bad_multipart",
+        "A multipart part names no boundary; its content was read as one part.",
+    ),
+    email_errors.MultipartInvariantViolationDefect: (
+        "bad_multipart",
+        "A multipart part holds no parts.",
+    ),
+    email_errors.InvalidMultipartContentTransferEncodingDefect: (
+        "bad_multipart",
+        "A multipart part declares a transfer encoding it may not have.",
+    ),
+    email_errors.MissingHeaderBodySeparatorDefect: (
+        "bad_header_block",
+        "A line among the headers is not a header; it and what follows were read "
+        "as the body.",
+    ),
+    email_errors.FirstHeaderLineIsContinuationDefect: (
+        "bad_header_block",
+        "The headers begin with a continuation line.",
+    ),
+    email_errors.MisplacedEnvelopeHeaderDefect: (
+        "bad_header_block",
+        "An mbox envelope line stands among the headers.",
+    ),
+    email_errors.InvalidBase64PaddingDefect: (
+        "bad_base64",
+        "A base64 part is badly padded; what could be decoded was kept.",
+    ),
+    email_errors.InvalidBase64CharactersDefect: (
+        "bad_base64",
+        "Base64 data holds characters outside base64; they were skipped.",
+    ),
+    email_errors.InvalidBase64LengthDefect: (
+        "bad_base64",
+        "Base64 data has a length no base64 can have; it was kept undecoded.",
+    ),
+    email_errors.UndecodableBytesDefect: (
+        "stray_bytes",
+        "A header holds bytes that are not text; they were replaced.",
+    ),
+    email_errors.NonPrintableDefect: (
+        "stray_bytes",
+        "A header holds characters that cannot be printed.",
+    ),
+    email_errors.NonASCIILocalPartDefect: (
+        "stray_bytes",
+        "An address has non-ASCII characters in its local part.",
+    ),
+    email_errors.CharsetError: (
+        "bad_encoded_word",
+        "A header's encoded word names an unknown charset; it was decoded as "
+        "best we could.",
+    ),
+    email_errors.InvalidDateDefect: (
+        "bad_date",
+        "The Date header cannot be read; the time it was received is used.",
+    ),
+}
+# Obsolete syntax is read exactly; nothing to tell a person.
+_QUIET_DEFECTS = (email_errors.ObsoleteHeaderDefect,)
 
 
 _MISSING = object()
@@ -146,6 +238,9 @@ class ParsedEmail:
     text: str
     parts: list[ParsedPart]
     registration_header: str
+    # Defects and what was left out over a limit: {"code", "detail"} each, for the
+    # timeline item's notes.
+    notes: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def body_bytes(self) -> int:
@@ -216,7 +311,7 @@ def _date(msg: Message) -> datetime | None:
         return None
     try:
         value = parsedate_to_datetime(raw)
-    except (TypeError, ValueError, IndexError):
+    except (TypeError, ValueError, IndexError, OverflowError):
         return None
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
@@ -256,12 +351,19 @@ def _spooled(part: Message, spools: Sequence[Spooled]) -> Spooled | None:
 
 
 def _parts(
-    msg: EmailMessage, bodies: Sequence[Message], spools: Sequence[Spooled]
+    msg: EmailMessage,
+    bodies: Sequence[Message],
+    spools: Sequence[Spooled],
+    notes: _Notes,
+    limit: int,
 ) -> list[ParsedPart]:
     parts: list[ParsedPart] = []
+    over = 0
     for part in msg.walk():
         if part.is_multipart() or any(part is body for body in bodies):
             continue
+        if part.get(OMITTED_HEADER):
+            continue  # a stub for what the spooler left out (noted there)
         if part is msg and is_body_part(part):
             continue
         if is_body_part(part) and not part.get("Content-ID"):
@@ -273,6 +375,9 @@ def _parts(
         except Exception:
             filename = ""
         spooled = _spooled(part, spools)
+        if len(parts) >= limit:
+            over += 1
+            continue
         parts.append(
             ParsedPart(
                 filename=(filename or f"part-{len(parts) + 1}")[:255],
@@ -285,51 +390,140 @@ def _parts(
                 spooled=spooled,
             )
         )
+    if over:
+        notes.add(
+            "attachments_over_limit",
+            f"{over} attachment(s) past the first {limit} were left out "
+            "(INBOUND_MAX_ATTACHMENTS).",
+        )
     return parts
 
 
-def _read(fp: BinaryIO, spool_dir: Path | None) -> tuple[EmailMessage, list[Spooled]]:
+class _Notes:
+    """The notes of one message: one per code, in the order first found."""
+
+    def __init__(self) -> None:
+        self.by_code: dict[str, dict[str, Any]] = {}
+
+    def add(self, code: str, detail: str) -> None:
+        self.by_code.setdefault(code, {"code": code, "detail": detail})
+
+    def defect(self, defect: Exception, where: str = "") -> None:
+        if isinstance(defect, _QUIET_DEFECTS):
+            return
+        known = next(
+            (note for kind, note in _DEFECT_NOTES.items() if isinstance(defect, kind)),
+            None,
+        )
+        if known is None:
+            generic = isinstance(defect, email_errors.HeaderDefect)
+            code = "bad_header" if generic else "defect"
+            detail = f"{type(defect).__name__}: {defect}".rstrip(": ")
+        else:
+            code, detail = known
+        self.add(code, f"{where}{detail}")
+
+    def as_list(self) -> list[dict[str, Any]]:
+        return list(self.by_code.values())
+
+
+def configured_limits() -> Limits:
+    return Limits(
+        max_parts=settings.INBOUND_MAX_PARTS,
+        max_depth=settings.INBOUND_MAX_DEPTH,
+        max_headers=settings.INBOUND_MAX_HEADERS,
+        max_header_bytes=settings.INBOUND_MAX_HEADER_BYTES,
+        max_attachments=settings.INBOUND_MAX_ATTACHMENTS,
+    )
+
+
+def _read(
+    fp: BinaryIO, spool_dir: Path | None, limits: Limits
+) -> tuple[EmailMessage, Spooler]:
     parser = BytesFeedParser(policy=_POLICY)
-    spools: list[Spooled] = []
-    if spool_dir is not None:
-        spools = spool_message(fp, spool_dir, parser.feed)
-    else:
-        while chunk := fp.read(CHUNK):
-            parser.feed(chunk)
+    spooler = spool_message(fp, spool_dir, parser.feed, limits)
     msg = parser.close()
     assert isinstance(msg, _ParsedMessage)
     msg.freeze()
-    return msg, spools
+    return msg, spooler
 
 
-def _check_defects(msg: EmailMessage) -> None:
-    if not msg.keys():
-        raise MalformedEmail("Not an email: no headers could be read.")
+def _omitted_notes(spooler: Spooler, notes: _Notes) -> None:
+    omitted, limits = spooler.omitted, spooler.limits
+    if omitted["parts"]:
+        notes.add(
+            "parts_over_limit",
+            f"{omitted['parts']} MIME part(s) past the first {limits.max_parts} were "
+            "left out (INBOUND_MAX_PARTS).",
+        )
+    if omitted["nested"]:
+        notes.add(
+            "nesting_over_limit",
+            f"{omitted['nested']} multipart(s) nested deeper than {limits.max_depth} "
+            "levels were left out (INBOUND_MAX_DEPTH).",
+        )
+    if omitted["header_fields"]:
+        notes.add(
+            "headers_over_limit",
+            f"{omitted['header_fields']} header field(s) past {limits.max_headers} in "
+            "a part were left out (INBOUND_MAX_HEADERS).",
+        )
+    if omitted["header_bytes"]:
+        notes.add(
+            "header_bytes_over_limit",
+            f"{omitted['header_bytes']} bytes of headers past {limits.max_header_bytes} "
+            "in a part were left out (INBOUND_MAX_HEADER_BYTES).",
+        )
+
+
+def _header_notes(msg: EmailMessage, notes: _Notes) -> None:
+    """Defects of the headers the timeline shows. policy.default keeps an unstructured
+    header's defects (bad encoded words, stray bytes) only in its parse tree."""
+    wanted = {name.lower() for name in NOTED_HEADERS}
+    for name, value in msg.raw_items():
+        if name.lower() not in wanted:
+            continue
+        try:
+            header = msg.policy.header_factory(name, value)  # type: ignore[attr-defined]
+            defects = list(header.defects)
+            if isinstance(header, UnstructuredHeader):
+                defects += get_unstructured(str(value)).all_defects
+        except Exception as exc:  # a header the registry cannot even build
+            notes.add("bad_header", f"{name}: {exc}")
+            continue
+        for defect in defects:
+            notes.defect(defect, f"{name}: ")
+
+
+def _part_notes(msg: EmailMessage, notes: _Notes) -> None:
     for part in msg.walk():
         for defect in part.defects:
-            if isinstance(defect, TRUNCATION_DEFECTS):
-                raise MalformedEmail(
-                    "The message is truncated: a MIME part has no closing boundary."
-                )
+            notes.defect(defect)
 
 
-def parse_message(fp: BinaryIO, *, spool_dir: Path | None = None) -> ParsedEmail:
+def parse_message(
+    fp: BinaryIO, *, spool_dir: Path | None = None, limits: Limits | None = None
+) -> ParsedEmail:
     """`spool_dir`: where large attachments may be kept, encoded, while the caller
-    uses the answer (activity.spool); without it everything is parsed in memory."""
+    uses the answer (activity.spool); without it everything is parsed in memory.
+    `limits`: the configured ones (INBOUND_MAX_*) unless given."""
     try:
-        return _parse(fp, spool_dir)
+        return _parse(fp, spool_dir, limits or configured_limits())
     except MalformedEmail:
         raise
     except Exception as exc:
         raise MalformedEmail(f"The message could not be parsed: {exc!r}") from exc
 
 
-def _parse(fp: BinaryIO, spool_dir: Path | None) -> ParsedEmail:
-    msg, spools = _read(fp, spool_dir)
-    _check_defects(msg)
+def _parse(fp: BinaryIO, spool_dir: Path | None, limits: Limits) -> ParsedEmail:
+    msg, spooler = _read(fp, spool_dir, limits)
+    spools = spooler.spools
+    if not msg.keys():
+        raise MalformedEmail("Not an email: no headers could be read.")
     senders = _addresses(msg, "From")
     if not senders:
         raise MalformedEmail("The message has no readable From address.")
+    notes = _Notes()
     from_name, from_address = senders[0]
     html_part = msg.get_body(preferencelist=("html",))
     text_part = msg.get_body(preferencelist=("plain",))
@@ -346,6 +540,14 @@ def _parse(fp: BinaryIO, spool_dir: Path | None) -> ParsedEmail:
         )
     in_reply_to = _message_ids(_header(msg, "In-Reply-To"))
     bodies = [part for part in (html_part, text_part) if part is not None]
+    date = _date(msg)
+    _header_notes(msg, notes)
+    if date is None and _header(msg, "Date"):
+        code, detail = _DEFECT_NOTES[email_errors.InvalidDateDefect]
+        notes.add(code, detail)
+    parts = _parts(msg, bodies, spools, notes, limits.max_attachments)
+    _part_notes(msg, notes)  # after the bodies' decoding, which adds base64 defects
+    _omitted_notes(spooler, notes)
     return ParsedEmail(
         message_id=message_id,
         message_id_derived=derived,
@@ -355,11 +557,12 @@ def _parse(fp: BinaryIO, spool_dir: Path | None) -> ParsedEmail:
         cc=[address for _, address in _addresses(msg, "Cc")],
         bcc=[address for _, address in _addresses(msg, "Bcc")],
         subject=subject,
-        date=_date(msg),
+        date=date,
         in_reply_to=in_reply_to[0] if in_reply_to else "",
         references=_message_ids(_header(msg, "References")),
         html=html,
         text=text,
-        parts=_parts(msg, bodies, spools),
+        parts=parts,
         registration_header=_header(msg, REGISTRATION_HEADER),
+        notes=notes.as_list(),
     )

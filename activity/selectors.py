@@ -13,7 +13,7 @@ from django.shortcuts import get_object_or_404
 from activity.models import Attachment, InboundEmail, InboundStatus, LoggedEmail
 from config.api import NotAllowed
 from crm.models import Company, Contact, Deal, Ticket
-from settings_admin.models import AccountSettings
+from settings_admin.models import AccountSettings, UserSettings
 
 RECORD_MODELS: dict[str, type[Model]] = {
     "contacts": Contact,
@@ -125,22 +125,33 @@ def inbound_for_user(user: User | AnonymousUser) -> QuerySet[InboundEmail]:
 @dataclass(frozen=True)
 class BccAddress:
     registration_token: str
+    # Whose personal address it is; None: the account-wide address.
+    user_id: int | None = None
 
 
 def bcc_address_parse(address: str, account: AccountSettings) -> BccAddress | None:
-    """`<prefix>+<secret>[+<registration>]@<BEACON_BCC_DOMAIN>`, case-insensitively (S7)."""
+    """`<prefix>+<secret>[+<registration>]@<BEACON_BCC_DOMAIN>`, case-insensitively
+    (S7); the secret is the account's (the account-wide address) or a user's (that
+    user's personal address)."""
     local, at, domain = address.strip().strip("<>").lower().rpartition("@")
     if not at or domain != settings.BEACON_BCC_DOMAIN.lower():
         return None
     pieces = local.split("+")
     if len(pieces) not in (2, 3):
         return None
-    if (
-        pieces[0] != account.bcc_prefix.lower()
-        or pieces[1] != account.bcc_secret.lower()
-    ):
+    if pieces[0] != account.bcc_prefix.lower() or not pieces[1]:
         return None
-    return BccAddress(registration_token=pieces[2] if len(pieces) == 3 else "")
+    token = pieces[2] if len(pieces) == 3 else ""
+    if pieces[1] == account.bcc_secret.lower():
+        return BccAddress(registration_token=token)
+    owner = (
+        UserSettings.objects.filter(bcc_secret=pieces[1])
+        .values_list("user_id", flat=True)
+        .first()
+    )
+    if owner is None:
+        return None
+    return BccAddress(registration_token=token, user_id=owner)
 
 
 def is_bcc_domain(address: str) -> bool:

@@ -1,6 +1,8 @@
 """Beacon's own SMTP receiver for the BCC address (L1b), built on aiosmtpd.
 
-It accepts RCPT only for the account's BCC address and its registration variants, and
+It accepts RCPT only for the account's BCC address, the users' personal ones and their
+registration variants, judges the From domain's DMARC (activity.dmarc) while the
+connecting address is known, offers STARTTLS when a certificate is configured, and
 answers 250 to DATA only once the raw message is stored (L9); parsing and logging happen
 later in a worker, so a hostile message can never take the receiver down.
 
@@ -16,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import queue
+import ssl
 import threading
 import time
 import weakref
@@ -26,8 +29,10 @@ from typing import Any, AnyStr, TypeVar
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
 from celery import current_app
+from django.conf import settings
 from django.db import close_old_connections, connection
 
+from activity.dmarc import dmarc_check
 from activity.inbound import BATCH_SIZE, MAX_MESSAGE_BYTES, inbound_receive
 from activity.models import InboundRoute
 from activity.selectors import bcc_address_parse
@@ -120,12 +125,14 @@ def _store(
     mail_from: str,
     rcpt_tos: list[str],
     enqueue: Callable[[int], None],
+    authentication: dict[str, Any],
 ) -> int:
     inbound = inbound_receive(
         route=InboundRoute.SMTP,
         raw=content,
         envelope_from=mail_from,
         envelope_to=rcpt_tos,
+        authentication=authentication,
         # Run inline when tasks are eager (development, tests): logged before 250.
         enqueue=inbound_enqueue if current_app.conf.task_always_eager else enqueue,
     )
@@ -158,7 +165,8 @@ class BccHandler:
             if account is None:
                 account = await self._run(account_settings_get)
                 self.accounts[session] = account
-            accepted = bcc_address_parse(address, account) is not None
+            # A personal address is looked up in the database: on a storing thread.
+            accepted = await self._run(bcc_address_parse, address, account) is not None
         except Exception:
             log.exception("Checking recipient %s failed", address)
             return "451 4.3.0 Temporary failure; try again later"
@@ -170,14 +178,31 @@ class BccHandler:
     async def handle_DATA(
         self, server: SMTP, session: Session, envelope: Envelope
     ) -> str:
-        content = envelope.original_content or b""
+        content = bytes(envelope.original_content or b"")
+        # DMARC of the From domain, judged now: only now is the connecting address
+        # known. DNS waits on the loop's default threads, not the storing ones.
+        peer = session.peer[0] if isinstance(session.peer, tuple) else ""
+        try:
+            checked = await asyncio.get_running_loop().run_in_executor(
+                None,
+                lambda: dmarc_check(
+                    content,
+                    ip=peer,
+                    helo=session.host_name or "",
+                    mail_from=envelope.mail_from or "",
+                ).as_dict(),
+            )
+        except Exception:
+            log.exception("The DMARC check of a message from %s failed", peer)
+            checked = {"result": "temperror", "detail": "The check itself failed."}
         try:
             pk = await self._run(
                 _store,
-                bytes(content),
+                content,
                 envelope.mail_from or "",
                 list(envelope.rcpt_tos),
                 self.enqueuer.put,
+                checked,
             )
         except Exception:
             # Not stored, so not accepted: the sending server will retry.
@@ -206,7 +231,25 @@ class BccController(Controller):
         self.handler.enqueuer.stop()
 
 
+def tls_context() -> ssl.SSLContext | None:
+    """STARTTLS's context from BEACON_SMTP_TLS_CERT (and _KEY, when the key is not in
+    the certificate's file); None without a certificate: STARTTLS is not offered."""
+    cert = settings.BEACON_SMTP_TLS_CERT
+    if not cert:
+        return None
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    context.load_cert_chain(cert, settings.BEACON_SMTP_TLS_KEY or None)
+    return context
+
+
 def bcc_controller(host: str, port: int, **kwargs: Any) -> BccController:
+    """The receiver; it offers STARTTLS when a certificate is configured, and demands
+    it before MAIL when BEACON_SMTP_REQUIRE_TLS is on."""
+    context = tls_context()
+    if context is not None:
+        kwargs.setdefault("tls_context", context)
+        kwargs.setdefault("require_starttls", settings.BEACON_SMTP_REQUIRE_TLS)
     return BccController(
         BccHandler(),
         hostname=host,

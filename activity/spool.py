@@ -1,17 +1,25 @@
-"""Keeps large attachments out of memory while the standard parser reads a message.
+"""Streams a raw message to the standard parser, within limits, keeping large
+attachments out of memory.
 
-`spool_message(fp, folder, feed)` streams a raw message line by line and hands `feed`
-the same message with the body of every large non-body part (attachments, inline images)
-replaced by nothing and an `X-Beacon-Spool: <n>` header; the encoded bodies go to files
-in `folder`. The stdlib parser then sees a small message, so a 60 MB message costs a few
-MB of memory instead of several times its size. Boundaries and headers are passed on
-untouched, so a truncated message still looks truncated to the parser.
+`spool_message(fp, folder, feed, limits)` reads a raw message line by line and hands
+`feed` the same message with:
+- the body of every large non-body part (attachments, inline images) replaced by nothing
+  and an `X-Beacon-Spool: <n>` header, the encoded bodies in files in `folder` (when
+  there is one). The stdlib parser then sees a small message, so a 60 MB message costs a
+  few MB of memory instead of several times its size;
+- what is over a limit (`Limits`) left out: MIME parts past the part count, multiparts
+  nested deeper than the depth limit (one `X-Beacon-Omitted` stub each), header fields
+  past a part's field count or header bytes. Each is counted in `Spooler.omitted`, so the
+  caller can note it; the left-out bytes never reach the parser, which is what keeps a
+  50,000-part message fast.
+Boundaries and the headers within the limits are passed on untouched.
 """
 
 from __future__ import annotations
 
 import binascii
 import re
+from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from email import policy
@@ -21,11 +29,27 @@ from pathlib import Path
 from typing import IO, BinaryIO
 
 SPOOL_HEADER = "X-Beacon-Spool"
+OMITTED_HEADER = "X-Beacon-Omitted"
 THRESHOLD = 256 * 1024  # bodies above this go to disk
 READ_CHUNK = 256 * 1024
 MAX_LINE = 1024 * 1024  # a "line" without a newline is cut here
 _BLANK = {b"\r\n", b"\n", b"\r", b""}
 _BOUNDARY_END = re.compile(rb"[ \t]*(\r\n|\n|\r)?$")
+# What the stdlib's feed parser takes for a header line (email.feedparser.headerRE).
+_HEADER_LINE = re.compile(rb"^(From |[\041-\071\073-\176]*:|[\t ])")
+_CONTINUATION = (b" ", b"\t")
+
+
+@dataclass(frozen=True)
+class Limits:
+    """How much of one message is read; the rest is left out and noted. The values
+    are the INBOUND_MAX_* settings (activity.parser.configured_limits)."""
+
+    max_parts: int  # MIME parts (entities below the top level)
+    max_depth: int  # multiparts nested in multiparts
+    max_headers: int  # header fields of one part
+    max_header_bytes: int  # header bytes of one part
+    max_attachments: int  # attachments and inline parts kept (activity.parser)
 
 
 @dataclass
@@ -82,6 +106,8 @@ class _Entity:
     spooled: Spooled | None = None
     handle: BinaryIO | None = None
     pending_eol: bytes = b""
+    fields: int = 0
+    header_bytes: int = 0
 
 
 def _iter_lines(fp: BinaryIO) -> Iterator[bytes]:
@@ -119,18 +145,48 @@ def _is_body_candidate(headers: bytes) -> tuple[bool, str, bytes | None]:
 
 
 class Spooler:
-    def __init__(self, folder: Path, feed: Callable[[bytes], None]) -> None:
+    def __init__(
+        self, folder: Path | None, feed: Callable[[bytes], None], limits: Limits
+    ) -> None:
         self.folder = folder
-        self.feed = feed
+        self._sink = feed
+        self._out: list[bytes] = []
+        self._out_size = 0
+        self.limits = limits
         self.boundaries: list[bytes] = []
         self.entity: _Entity | None = _Entity()  # None: in a preamble/epilogue/body
         self.in_headers = True
         self.spools: list[Spooled] = []
+        self.parts = 0
+        # A part left out: its lines are dropped until a boundary of an enclosing
+        # multipart (its own boundaries are never learnt).
+        self.skipping = False
+        # What was left out, by kind: parts, nested (multiparts too deep),
+        # header_fields, header_bytes.
+        self.omitted: Counter[str] = Counter()
+        self._field_kept = True
+
+    def feed(self, data: bytes) -> None:
+        """Passes `data` on, in blocks: the parser takes one block faster than the many
+        lines it is made of."""
+        self._out.append(data)
+        self._out_size += len(data)
+        if self._out_size >= READ_CHUNK:
+            self._flush()
+
+    def _flush(self) -> None:
+        if self._out:
+            self._sink(b"".join(self._out))
+            self._out, self._out_size = [], 0
 
     def run(self, fp: BinaryIO) -> list[Spooled]:
         for line in _iter_lines(fp):
             self._line(line)
-        self._finish_entity()
+        if self.entity is not None and self.in_headers:
+            self._headers_done(self.entity)  # headers only, no blank line after them
+        if not self.skipping:
+            self._finish_entity()
+        self._flush()
         return self.spools
 
     def _boundary(self, line: bytes) -> tuple[int, bool] | None:
@@ -150,34 +206,80 @@ class Spooler:
         found = self._boundary(line)
         if found is not None:
             depth, closing = found
-            self._finish_entity()
+            if not self.skipping:
+                self._finish_entity()
+            self.skipping = False
             del self.boundaries[depth + 1 :]
-            self.feed(line)
             if closing:
+                self.feed(line)
                 self.boundaries.pop()
                 self.entity, self.in_headers = None, False
+            elif self.parts >= self.limits.max_parts:
+                # Left out, boundary line and all: the parser sees the part before
+                # it run on to the next boundary it is given.
+                self.omitted["parts"] += 1
+                self.entity, self.skipping = None, True
             else:
+                self.parts += 1
+                self.feed(line)
                 self.entity, self.in_headers = _Entity(), True
+                self._field_kept = True
             return
         entity = self.entity
+        if self.skipping:
+            return
         if entity is None:
             self.feed(line)
         elif self.in_headers:
-            entity.header_lines.append(line)
             if line in _BLANK:
+                entity.header_lines.append(line)
                 self._headers_done(entity)
+            elif _HEADER_LINE.match(line):
+                self._header_line(entity, line)
+            else:
+                # Not a header: the headers ended without their blank line, and this
+                # line is the body's first (as the stdlib reads it).
+                self._headers_done(entity)
+                self._line(line)
         elif entity.spoolable:
             self._body_line(entity, line)
         else:
             self.feed(line)
 
+    def _header_line(self, entity: _Entity, line: bytes) -> None:
+        """Keeps a header line within the part's field count and header bytes."""
+        limits = self.limits
+        if line.startswith(_CONTINUATION) and entity.header_lines:
+            keep = self._field_kept
+        else:
+            entity.fields += 1
+            keep = entity.fields <= limits.max_headers
+            if not keep:
+                self.omitted["header_fields"] += 1
+        if keep and entity.header_bytes + len(line) > limits.max_header_bytes:
+            keep = False
+            self.omitted["header_bytes"] += len(line)
+        self._field_kept = keep
+        if keep:
+            entity.header_lines.append(line)
+            entity.header_bytes += len(line)
+
     def _headers_done(self, entity: _Entity) -> None:
         self.in_headers = False
         headers = b"".join(entity.header_lines)
         body, encoding, boundary = _is_body_candidate(headers)
+        if boundary and len(self.boundaries) >= self.limits.max_depth:
+            # Nested too deep: a stub takes its place, and its content is dropped.
+            self.omitted["nested"] += 1
+            self.feed(
+                b"Content-Type: application/octet-stream\r\n"
+                + f"{OMITTED_HEADER}: nested\r\n\r\n".encode()
+            )
+            self.entity, self.skipping = None, True
+            return
         if boundary:
             self.boundaries.append(boundary)
-        if boundary or body:
+        if boundary or body or self.folder is None:
             self.feed(headers)
             entity.header_lines = []
             if boundary:
@@ -223,6 +325,13 @@ class Spooler:
 
 
 def spool_message(
-    fp: BinaryIO, folder: Path, feed: Callable[[bytes], None]
-) -> list[Spooled]:
-    return Spooler(folder, feed).run(fp)
+    fp: BinaryIO,
+    folder: Path | None,
+    feed: Callable[[bytes], None],
+    limits: Limits,
+) -> Spooler:
+    """Feeds `fp` to `feed` within `limits`; with a `folder`, large parts are spooled
+    there. Answers the spooler: its `spools` and what it `omitted`."""
+    spooler = Spooler(folder, feed, limits)
+    spooler.run(fp)
+    return spooler

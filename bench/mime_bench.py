@@ -18,6 +18,7 @@ the environment, default the local services).
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import os
 import resource
@@ -196,10 +197,14 @@ def throughput() -> dict[str, Any]:
     from concurrent.futures import ThreadPoolExecutor
 
     _django()
+    from django.conf import settings
+    from django.contrib.auth.models import User
+
     from activity.models import InboundEmail, InboundStatus
     from activity.smtp import bcc_controller
+    from activity.tests.dns_server import dns_server
     from config.celery import app
-    from settings_admin.selectors import account_settings_get
+    from settings_admin.selectors import account_settings_get, user_settings_get
 
     use_worker = bool(os.environ.get("REDIS_URL")) and WORKER_PROCESSES > 0
     from config.process import tune_garbage_collector
@@ -207,7 +212,12 @@ def throughput() -> dict[str, Any]:
     tune_garbage_collector()  # as `manage.py run_bcc_smtp` does before it serves
     app.conf.task_always_eager = not use_worker
     addresses = _cast()
-    bcc = account_settings_get().bcc_address
+    # The sender's personal address (the account-wide one logs only DMARC-passing
+    # mail); the receiver's DMARC lookups go to a DNS server on loopback.
+    sender = User.objects.get(username="mime-bench-sender")
+    bcc = user_settings_get(sender).bcc_address(account_settings_get())
+    dns = contextlib.ExitStack()
+    _, settings.DMARC_DNS_SERVERS = dns.enter_context(dns_server())
     run_id = uuid.uuid4().hex[:12]
     messages = [_message(i, addresses[i % 20], run_id) for i in range(MESSAGES)]
     warmup = [_message(i, addresses[i % 20], run_id + "w") for i in range(8)]
@@ -242,6 +252,7 @@ def throughput() -> dict[str, Any]:
         load_after = os.getloadavg()[0]
     finally:
         controller.stop()
+        dns.close()
         if worker is not None:
             worker.terminate()
             try:

@@ -13,7 +13,9 @@ from typing import Any
 from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
-from django.http import Http404
+from django.http import Http404, HttpRequest, JsonResponse
+from django.urls import Resolver404, resolve
+from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.utils import OpenApiParameter
 from rest_framework import exceptions, serializers, status
 from rest_framework.pagination import PageNumberPagination
@@ -60,6 +62,7 @@ _STATUS_CODES = {
     status.HTTP_404_NOT_FOUND: "not_found",
     status.HTTP_405_METHOD_NOT_ALLOWED: "method_not_allowed",
     status.HTTP_406_NOT_ACCEPTABLE: "not_acceptable",
+    status.HTTP_413_REQUEST_ENTITY_TOO_LARGE: "payload_too_large",
     status.HTTP_415_UNSUPPORTED_MEDIA_TYPE: "unsupported_media_type",
     status.HTTP_429_TOO_MANY_REQUESTS: "throttled",
 }
@@ -116,6 +119,20 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
             code = "malformed_request"
         response.data = {"error": code, "detail": str(exc.detail)}
     return response
+
+
+@csrf_exempt  # a 404 whatever the method; CSRF's own 403 page would be HTML
+def api_not_found(request: HttpRequest, path: str = "") -> JsonResponse:
+    """Every path under /api/v1/ that names no endpoint: the API's 404, not a page."""
+    detail = "No API endpoint at this path."
+    if not request.path.endswith("/"):
+        try:
+            match = resolve(request.path + "/")
+        except Resolver404:
+            match = None
+        if match is not None and match.func is not api_not_found:
+            detail = f"No API endpoint at this path; did you mean {request.path}/ ?"
+    return JsonResponse({"error": "not_found", "detail": detail}, status=404)
 
 
 class StrictSerializer(serializers.Serializer):

@@ -225,6 +225,11 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_PARSER_CLASSES": [
+        "config.parsers.JSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "DEFAULT_PAGINATION_CLASS": "config.api.Pagination",
     "PAGE_SIZE": 50,
     "EXCEPTION_HANDLER": "config.api.exception_handler",
@@ -244,6 +249,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "config.schema.add_shared_errors",
+    ],
 }
 
 # Beacon's own knobs.
@@ -258,9 +267,27 @@ ADDIN_FRAME_ANCESTORS = env_list(
         "https://*.officeapps.live.com",
     ],
 )
+# JSON request bodies (config.parsers.JSONParser): larger is 413, deeper is 400.
+API_JSON_MAX_BYTES = env_int("API_JSON_MAX_BYTES", 10 * 1024 * 1024)
+API_JSON_MAX_DEPTH = env_int("API_JSON_MAX_DEPTH", 32)
 BEACON_BCC_DOMAIN = env_str("BEACON_BCC_DOMAIN", "bcc.beacon.localhost")
 BEACON_SMTP_HOST = env_str("BEACON_SMTP_HOST", "127.0.0.1")
 BEACON_SMTP_PORT = env_int("BEACON_SMTP_PORT", 2525)
+# STARTTLS on the receiver (activity.smtp): a PEM certificate (chain) and its key (the
+# key may be in the certificate's file). Without a certificate STARTTLS is not offered.
+BEACON_SMTP_TLS_CERT = env_str("BEACON_SMTP_TLS_CERT")
+BEACON_SMTP_TLS_KEY = env_str("BEACON_SMTP_TLS_KEY")
+BEACON_SMTP_REQUIRE_TLS = env_bool("BEACON_SMTP_REQUIRE_TLS", False)
+# Where activity.dmarc sends its SPF, DKIM and DMARC lookups: host or host:port, comma
+# separated; empty: the system's resolver.
+DMARC_DNS_SERVERS = env_str("DMARC_DNS_SERVERS")
+# How much of one received message is read (activity.parser); the excess is left out
+# and noted on the timeline item.
+INBOUND_MAX_PARTS = env_int("INBOUND_MAX_PARTS", 1000)
+INBOUND_MAX_DEPTH = env_int("INBOUND_MAX_DEPTH", 20)
+INBOUND_MAX_HEADERS = env_int("INBOUND_MAX_HEADERS", 500)
+INBOUND_MAX_HEADER_BYTES = env_int("INBOUND_MAX_HEADER_BYTES", 256 * 1024)
+INBOUND_MAX_ATTACHMENTS = env_int("INBOUND_MAX_ATTACHMENTS", 200)
 
 LOGGING = {
     "version": 1,

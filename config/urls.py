@@ -2,12 +2,13 @@ from __future__ import annotations
 
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
-from django.urls import include, path
+from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from activity import urls as activity_urls
 from addin import urls as addin_urls
 from config import views
+from config.api import api_not_found
 from crm import urls as crm_urls
 from settings_admin import urls as settings_urls
 from tracking import urls as tracking_urls
@@ -33,6 +34,15 @@ urlpatterns = [
     path(
         "api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"
     ),
-    path("api/v1/", include([p for app in APPS for p in app.api_urlpatterns])),
+    path(
+        "api/v1/",
+        include(
+            [
+                *[p for app in APPS for p in app.api_urlpatterns],
+                # Last: any other path under the API is its JSON 404.
+                re_path(r"^(?P<path>[\s\S]*)$", api_not_found),
+            ]
+        ),
+    ),
     *[p for app in APPS for p in app.urlpatterns],
 ]

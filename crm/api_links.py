@@ -167,6 +167,10 @@ class RecordLinkListApi(APIView):
         record = self.link.get_left(request, pk, write=True)
         serializer = self.link.input(data=request.data)
         serializer.is_valid(raise_exception=True)
+        # A link changes both records: the caller must be allowed to change each.
+        selectors.record_check_writable(
+            request.user, serializer.validated_data[self.link.right]
+        )
         link = self.link.create(record, dict(serializer.validated_data))
         return Response(self.link.output(link).data, status=status.HTTP_201_CREATED)
 
@@ -182,6 +186,7 @@ class RecordLinkDeleteApi(APIView):
         other_id = other[self.link.other_param]
         record = self.link.get_left(request, pk, write=True)
         link = selectors.association_link_get(record, self.link.right, other_id)
+        selectors.record_check_writable(request.user, getattr(link, self.link.right))
         services.association_delete(link=link)
         return Response(status=status.HTTP_204_NO_CONTENT)
 

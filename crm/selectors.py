@@ -182,14 +182,23 @@ def record_writable_by(
     )
 
 
+def record_check_writable(
+    user: AnyUser, record: Contact | Company | Deal | Ticket
+) -> None:
+    """Refuses a change to `record` by `user`: the one check of record edits and of
+    association writes, which check it on both records they link."""
+    if not record_writable_by(user, record):
+        raise NotAllowed("Only the record's owner or a super admin can change it.")
+
+
 def _record_get_for_user(
     queryset: QuerySet[Record], user: AnyUser, pk: Any, *, write: bool
 ) -> Record:
     if not user.is_authenticated:
         raise NotAllowed("Sign in to see CRM records.")
     record = get_object_or_404(queryset, pk=pk)
-    if write and not record_writable_by(user, record):
-        raise NotAllowed("Only the record's owner or a super admin can change it.")
+    if write:
+        record_check_writable(user, record)
     return record
 
 

@@ -10,6 +10,7 @@ from typing import Any
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from config.parsers import INT_MAX
 from crm import selectors
 from crm.models import (
     Contact,
@@ -220,14 +221,18 @@ class RecordFilter(serializers.Serializer[Any]):
     q = serializers.CharField(
         required=False, allow_blank=True, help_text="Search words, case-insensitive."
     )
-    owner = serializers.IntegerField(required=False, help_text="Owner's user id.")
+    owner = serializers.IntegerField(
+        required=False, min_value=1, max_value=INT_MAX, help_text="Owner's user id."
+    )
 
     class Meta:
         ref_name = "RecordFilter"
 
 
 class PipelineRecordFilter(RecordFilter):
-    pipeline = serializers.IntegerField(required=False, help_text="Pipeline id.")
+    pipeline = serializers.IntegerField(
+        required=False, min_value=1, max_value=INT_MAX, help_text="Pipeline id."
+    )
 
     class Meta:
         ref_name = "PipelineRecordFilter"

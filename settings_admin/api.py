@@ -98,14 +98,22 @@ class UserSettingsOutput(serializers.ModelSerializer[UserSettings]):
     locked = serializers.SerializerMethodField(
         help_text="Fields the account decides for all users; changing them is refused."
     )
+    bcc_address = serializers.SerializerMethodField(
+        help_text="The caller's personal BCC address: mail BCC'd to it is logged as "
+        "the caller when it is from one of the caller's sending identities. Shown "
+        "only to its owner."
+    )
 
     class Meta:
         model = UserSettings
         ref_name = "UserSettings"
-        fields = ["seat", *USER_FIELDS, "locked", "updated_at"]
+        fields = ["seat", *USER_FIELDS, "bcc_address", "locked", "updated_at"]
 
     def get_locked(self, own: UserSettings) -> list[str]:
         return selectors.locked_user_fields(selectors.account_settings_get())
+
+    def get_bcc_address(self, own: UserSettings) -> str:
+        return own.bcc_address(selectors.account_settings_get())
 
 
 class MySettingsApi(APIView):
@@ -147,6 +155,19 @@ class MySettingsApi(APIView):
         own = services.user_settings_update(
             user=caller(request), data=dict(serializer.validated_data)
         )
+        return Response(UserSettingsOutput(own).data)
+
+
+class MyBccRegenerateApi(APIView):
+    @extend_schema(
+        operation_id="settings_me_regenerate_bcc",
+        tags=["settings"],
+        summary="A new personal BCC address for the caller; the old one stops logging",
+        request=None,
+        responses={200: UserSettingsOutput, **ERRORS},
+    )
+    def post(self, request: Request) -> Response:
+        own = services.user_bcc_regenerate(user=caller(request))
         return Response(UserSettingsOutput(own).data)
 
 

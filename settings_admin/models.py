@@ -111,6 +111,12 @@ class UserSettings(models.Model):
         "Create contacts for unknown recipients", default=True
     )
     desktop_notifications = models.BooleanField(default=True)
+    # The user's personal BCC address is <bcc_prefix>+<bcc_secret>@BEACON_BCC_DOMAIN:
+    # mail that comes in on it is logged as this user, and only when its From is one of
+    # the user's sending identities. Shown only to its owner; regenerable.
+    bcc_secret = models.CharField(
+        max_length=32, unique=True, default=new_bcc_secret, editable=False
+    )
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -119,6 +125,10 @@ class UserSettings(models.Model):
 
     def __str__(self) -> str:
         return f"Settings of {self.user}"
+
+    def bcc_address(self, account: AccountSettings) -> str:
+        """The personal BCC address (the account's prefix, the user's secret)."""
+        return f"{account.bcc_prefix}+{self.bcc_secret}@{settings.BEACON_BCC_DOMAIN}"
 
 
 class NeverLogScope(models.TextChoices):

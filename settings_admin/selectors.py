@@ -76,7 +76,7 @@ class EffectiveSettings:
     log_attachments: bool  # S9
     max_attachment_bytes: int
     max_body_bytes: int
-    bcc_address: str
+    bcc_address: str  # the user's personal BCC address
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -121,7 +121,7 @@ def effective_settings(
         log_attachments=account.log_attachments,
         max_attachment_bytes=account.max_attachment_bytes,
         max_body_bytes=account.max_body_bytes,
-        bcc_address=account.bcc_address,
+        bcc_address=own.bcc_address(account),
     )
 
 

@@ -71,6 +71,16 @@ def account_bcc_regenerate() -> AccountSettings:
 
 
 @transaction.atomic
+def user_bcc_regenerate(*, user: AbstractBaseUser) -> UserSettings:
+    """A new secret for the user's personal BCC address; the old address stops logging
+    (registrations made with it too)."""
+    own = user_settings_get(user)
+    own.bcc_secret = new_bcc_secret()
+    own.save(update_fields=["bcc_secret", "updated_at"])
+    return own
+
+
+@transaction.atomic
 def user_settings_update(
     *, user: AbstractBaseUser, data: dict[str, Any]
 ) -> UserSettings:

@@ -13,6 +13,11 @@ api_urlpatterns: list[URLPattern | URLResolver] = [
     ),
     path("settings/me/", api.MySettingsApi.as_view(), name="api-settings-me"),
     path(
+        "settings/me/regenerate-bcc/",
+        api.MyBccRegenerateApi.as_view(),
+        name="api-settings-me-regenerate-bcc",
+    ),
+    path(
         "settings/account/",
         api.AccountSettingsApi.as_view(),
         name="api-settings-account",

@@ -186,13 +186,16 @@ async def database_writer(hits: list[Hit]) -> None:
 
 
 def _link_url(email_id: int, link_id: int) -> str | None:
+    """The link's target as `Location` carries it (percent-encoded, ASCII)."""
     from tracking.models import TrackedLink
+    from tracking.rewriting import location_url
 
-    return (
+    url = (
         TrackedLink.objects.filter(pk=link_id, email_id=email_id)
         .values_list("url", flat=True)
         .first()
     )
+    return None if url is None else location_url(url)
 
 
 PURPOSE_HEADERS = (b"sec-purpose", b"purpose", b"x-moz", b"x-purpose")
@@ -336,7 +339,7 @@ class TrackingApp:
             await _respond(send, 503, headers, b"Service unavailable", method)
             return
         headers = [
-            (b"location", url.encode("utf-8")),
+            (b"location", url.encode("ascii")),
             (b"cache-control", NO_STORE),
             (b"referrer-policy", b"no-referrer"),
         ]

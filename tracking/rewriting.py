@@ -13,12 +13,20 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from html.parser import HTMLParser
+from urllib.parse import quote, urlsplit, urlunsplit
 
 LINK_TAGS = {"a", "area"}
 TRACKED_SCHEMES = ("http://", "https://")
 # Applied to one start tag's own source text, never to the document.
 _HREF = re.compile(r"""(?is)(\shref\s*=\s*)("[^"]*"|'[^']*'|[^\s"'>]+)""")
 _BODY_END = re.compile(r"(?i)</body\s*>")
+LINK_MAX_LENGTH = 8192
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+# Characters a URL may carry as they are (RFC 3986 reserved and unreserved, and `%`
+# so that escapes already there are not escaped twice).
+_URL_SAFE = "/:@!$&'()*+,;=-._~%?#[]"
+_C0_AND_SPACE = "".join(chr(code) for code in range(0x21))
+_HOST_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
 
 
 @dataclass(frozen=True)
@@ -59,6 +67,70 @@ def find_links(source: str) -> list[FoundLink]:
     finder.feed(source)
     finder.close()
     return finder.found
+
+
+def link_problem(url: str) -> str | None:
+    """Why `url` cannot be a click target (refused at registration), or None."""
+    if len(url) > LINK_MAX_LENGTH:
+        return f"It is longer than {LINK_MAX_LENGTH} characters."
+    if _CONTROL.search(url):
+        return "It contains a line break or another control character."
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError on a port out of range
+    except ValueError as exc:
+        return f"It is not a valid URL ({exc})."
+    if parts.scheme.lower() not in ("http", "https"):
+        return "Only http and https links can be tracked."
+    host = parts.hostname or ""
+    if not host:
+        return "It has no host."
+    if parts.netloc.startswith("[") or host.replace(".", "").isdigit():
+        return None  # an IP address; urlsplit checked the IPv6 form
+    if any(ch.isspace() for ch in parts.netloc) or _ascii_host(host) is None:
+        return f"Its host {host!r} is not a valid domain name."
+    return None
+
+
+def _ascii_host(host: str) -> str | None:
+    """The host as DNS knows it (IDNA for non-ASCII labels), or None if it is none."""
+    try:
+        ascii_host = host.rstrip(".").encode("idna").decode("ascii")
+    except UnicodeError:
+        return None
+    labels = ascii_host.split(".")
+    if not all(_HOST_LABEL.match(label) for label in labels):
+        return None
+    return ascii_host
+
+
+def location_url(url: str) -> str:
+    """`url` as a `Location` header can carry it: ASCII only, no control characters.
+
+    What browsers do when they follow the link: tabs and line breaks dropped, a
+    non-ASCII host in IDNA, anything else outside a URL's characters percent-encoded
+    (UTF-8). Escapes already there are kept.
+    """
+    url = url.translate({9: None, 10: None, 13: None}).strip(_C0_AND_SPACE)
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return quote(url, safe=_URL_SAFE)
+    netloc = parts.netloc
+    host = parts.hostname or ""
+    if host and not host.isascii():
+        ascii_host = _ascii_host(host)
+        if ascii_host is not None:
+            netloc = netloc.replace(host, ascii_host)  # hostname is lower-cased
+    return urlunsplit(
+        (
+            parts.scheme,
+            quote(netloc, safe=_URL_SAFE),
+            quote(parts.path, safe=_URL_SAFE),
+            quote(parts.query, safe=_URL_SAFE),
+            quote(parts.fragment, safe=_URL_SAFE),
+        )
+    )
 
 
 def _replace_href(tag_text: str, new_url: str) -> str:

@@ -19,7 +19,7 @@ from django.utils import timezone
 from activity.models import LogRegistration
 from activity.selectors import is_bcc_domain
 from activity.services import email_log_register
-from config.api import Conflict
+from config.api import Conflict, DomainError
 from crm.models import Contact
 from crm.selectors import contacts_by_emails
 from settings_admin.selectors import (
@@ -133,6 +133,17 @@ def unique_addresses(addresses: Sequence[str]) -> list[str]:
         if clean and clean not in seen:
             seen.append(clean)
     return seen
+
+
+def _check_click_targets(source: str) -> None:
+    """Each link to rewrite must be a URL a click can be sent on to (invalid_link)."""
+    problems = [
+        {"position": link.position, "url": link.url[:300], "reason": problem}
+        for link in rewriting.find_links(source)
+        if (problem := rewriting.link_problem(link.url)) is not None
+    ]
+    if problems:
+        raise DomainError(problems, code="invalid_link")
 
 
 def _tracked_html(email: TrackedEmail, source: str) -> str:
@@ -262,6 +273,8 @@ def tracked_email_register(
     )
     if email.pk is not None:
         html = _untracked_html(email, html)
+    if tracked and effective.track_clicks:
+        _check_click_targets(html)  # before anything is written
     previous_log = email.log_registration
     email.from_address = from_address.strip().lower()
     email.to, email.cc, email.bcc = to, cc, bcc

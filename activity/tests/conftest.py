@@ -10,6 +10,7 @@ from rest_framework.test import APIClient
 
 from activity.models import InboundEmail
 from activity.smtp import BccController, bcc_controller
+from activity.tests.dns_server import dns_server
 from crm.models import Contact, Deal, Pipeline, PipelineKind, Stage, Ticket
 from crm.services import association_create, contact_create, deal_create, ticket_create
 from settings_admin.models import AccountSettings
@@ -80,12 +81,15 @@ def free_port() -> int:
 
 
 @pytest.fixture
-def smtp_server(transactional_db: None) -> Iterator[BccController]:
-    """The real BCC receiver on a free loopback port."""
-    controller = bcc_controller("127.0.0.1", free_port())
-    controller.start()
-    yield controller
-    controller.stop()
+def smtp_server(transactional_db: None, settings: Any) -> Iterator[BccController]:
+    """The real BCC receiver on a free loopback port; its DMARC lookups go to a DNS
+    server of the test's own on loopback (no records: every domain is `none`)."""
+    with dns_server() as (_, address):
+        settings.DMARC_DNS_SERVERS = address
+        controller = bcc_controller("127.0.0.1", free_port())
+        controller.start()
+        yield controller
+        controller.stop()
     _close_other_sessions()
 
 

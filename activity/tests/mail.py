@@ -79,6 +79,17 @@ def latin1_mime_multipart(*, message_id: str = "<latin@mail.beacon.example>") ->
     return raw(outer)
 
 
+def personal_bcc(username: str = "alice", token: str = "") -> str:
+    """A user's personal BCC address (mail on it is logged as that user)."""
+    from django.contrib.auth.models import User
+
+    from settings_admin.selectors import account_settings_get, user_settings_get
+
+    own = user_settings_get(User.objects.get(username=username))
+    local, _, domain = own.bcc_address(account_settings_get()).partition("@")
+    return f"{local}+{token}@{domain}" if token else f"{local}@{domain}"
+
+
 def bcc_address(account: AccountSettings, token: str = "") -> str:
     prefix = account.bcc_prefix
     secret = account.bcc_secret

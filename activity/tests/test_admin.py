@@ -3,19 +3,28 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from django.contrib.auth.models import User
 from django.core.files.base import ContentFile
 from django.test import Client
 
 from activity.inbound import inbound_process
 from activity.models import InboundEmail, InboundRoute, InboundStatus
-from activity.tests.mail import message, raw
+from activity.tests.mail import message, personal_bcc, raw
 from crm.models import Contact
 
 pytestmark = pytest.mark.django_db
 
 
 def _stored(data: bytes, status: str, reason: str) -> InboundEmail:
-    inbound = InboundEmail(route=InboundRoute.SMTP, status=status, reason=reason)
+    inbound = InboundEmail(
+        route=InboundRoute.SMTP,
+        status=status,
+        reason=reason,
+        # alice's own address (when she is there): logged as her
+        envelope_to=[personal_bcc()]
+        if User.objects.filter(username="alice").exists()
+        else [],
+    )
     inbound.raw.save("x.eml", ContentFile(data), save=False)
     inbound.size = len(data)
     inbound.save()

@@ -289,13 +289,23 @@ def test_garbage_ends_failed_with_a_reason(
     assert inbound.detail
 
 
-def test_a_truncated_message_ends_failed_and_can_be_reprocessed(
+def test_a_message_missing_its_closing_boundary_is_logged(
     admin_api: APIClient, post_inbound: PostInbound, anna: Contact
 ) -> None:
     data = raw(with_attachment(message(), data=b"y" * 20_000, filename="a.bin"))
-    inbound = post_inbound(admin_api, data[: len(data) // 2])
+    inbound = post_inbound(admin_api, data[: data.rindex(b"\r\n--") + 2])
+    assert inbound.status == InboundStatus.LOGGED
+    assert inbound.logged_email is not None
+    assert inbound.logged_email.attachments.get().size == 20_000
+
+
+def test_a_failed_message_can_be_repaired_and_reprocessed(
+    admin_api: APIClient, post_inbound: PostInbound, anna: Contact
+) -> None:
+    data = raw(with_attachment(message(), data=b"y" * 20_000, filename="a.bin"))
+    inbound = post_inbound(admin_api, data.replace(b"From:", b"Frm:", 1))
     assert inbound.status == InboundStatus.FAILED
-    assert "truncated" in inbound.detail
+    assert "From" in inbound.detail
     # An operator repairs the stored file, then re-processes (L9).
     inbound.raw.save("fixed.eml", ContentFile(data))
     again = inbound_process(inbound_id=inbound.pk, force=True)

@@ -10,7 +10,7 @@ from django.db import connection
 
 from activity.inbound import inbound_process
 from activity.models import InboundEmail, InboundRoute, InboundStatus, LoggedEmail
-from activity.tests.mail import message, raw
+from activity.tests.mail import message, personal_bcc, raw
 from crm.models import Contact
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -26,6 +26,7 @@ def test_two_workers_logging_the_same_message_at_once_store_it_once(
             route=route,
             raw=default_storage.save("inbound/c.eml", ContentFile(data)),
             size=len(data),
+            envelope_to=[personal_bcc()] if route == InboundRoute.SMTP else [],
         )
         for route in (InboundRoute.SMTP, InboundRoute.API)
     ]

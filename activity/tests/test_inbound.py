@@ -18,7 +18,7 @@ from activity.inbound import (
     inbound_receive,
 )
 from activity.models import InboundEmail, InboundRoute, InboundStatus, LoggedEmail
-from activity.tests.mail import message, raw
+from activity.tests.mail import message, personal_bcc, raw
 from crm.models import Contact
 
 pytestmark = pytest.mark.django_db
@@ -27,7 +27,10 @@ pytestmark = pytest.mark.django_db
 def _stored(data: bytes) -> InboundEmail:
     """A received message not yet picked up (outside a test, its task is queued)."""
     return inbound_receive(
-        route=InboundRoute.SMTP, raw=data, enqueue=tasks.inbound_enqueue
+        route=InboundRoute.SMTP,
+        raw=data,
+        envelope_to=[personal_bcc()],  # alice's own address: logged as her
+        enqueue=tasks.inbound_enqueue,
     )
 
 

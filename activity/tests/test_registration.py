@@ -12,7 +12,7 @@ from activity.tests.conftest import PostInbound
 from activity.tests.mail import message, raw
 from crm.models import Contact
 from crm.selectors import contact_get_by_email
-from settings_admin.models import AccountSettings
+from settings_admin.models import AccountSettings, UserSettings
 
 pytestmark = pytest.mark.django_db
 
@@ -34,8 +34,9 @@ def test_it_answers_the_bcc_address_carrying_the_registration(
 ) -> None:
     registration = register(alice, associations={"contacts": [anna.pk]})
     assert registration.pk
+    own = UserSettings.objects.get(user=alice)
     assert registration.bcc_address == (
-        f"{account.bcc_prefix}+{account.bcc_secret}+{registration.token}"
+        f"{account.bcc_prefix}+{own.bcc_secret}+{registration.token}"
         "@bcc.beacon.localhost"
     )
     assert registration.associations == {

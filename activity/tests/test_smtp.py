@@ -9,7 +9,13 @@ from rest_framework.test import APIClient
 from activity.models import InboundEmail, InboundRoute, InboundStatus, LoggedEmail
 from activity.services import email_log_register
 from activity.smtp import MAX_MESSAGE_BYTES, BccController
-from activity.tests.mail import bcc_address, message, raw, with_attachment
+from activity.tests.mail import (
+    bcc_address,
+    message,
+    personal_bcc,
+    raw,
+    with_attachment,
+)
 from crm.models import Contact
 from settings_admin.selectors import account_settings_get
 
@@ -24,12 +30,11 @@ def send(server: BccController, rcpt: list[str], data: bytes) -> dict[str, Any]:
 def test_it_advertises_size_and_logs_a_bcc_copy(
     smtp_server: BccController, anna: Contact
 ) -> None:
-    account = account_settings_get()
     with smtplib.SMTP(smtp_server.hostname, smtp_server.port) as client:
         client.ehlo()
         assert int(client.esmtp_features["size"]) == MAX_MESSAGE_BYTES
     # Mail clients may change the case of the address.
-    send(smtp_server, [bcc_address(account).upper()], raw(message()))
+    send(smtp_server, [personal_bcc().upper()], raw(message()))
 
     inbound = InboundEmail.objects.get()
     assert inbound.route == InboundRoute.SMTP
@@ -71,7 +76,7 @@ def test_the_same_message_by_bcc_and_by_api_is_logged_once(
     smtp_server: BccController, alice_api: APIClient, anna: Contact
 ) -> None:
     data = raw(message())
-    send(smtp_server, [bcc_address(account_settings_get())], data)
+    send(smtp_server, [personal_bcc()], data)
     response = alice_api.post(
         "/api/v1/inbound/", data=data, content_type="message/rfc822"
     )
@@ -109,20 +114,21 @@ def test_a_51_mb_attachment_over_smtp_is_accepted_and_logged_without_it(
     msg = with_attachment(
         message(), data=b"\x01" * (51 * 1024 * 1024), filename="big.bin"
     )
-    send(smtp_server, [bcc_address(account_settings_get())], raw(msg))
+    send(smtp_server, [personal_bcc()], raw(msg))
 
     inbound = InboundEmail.objects.get()
     assert inbound.status == InboundStatus.LOGGED, inbound.detail
     assert inbound.size > 51 * 1024 * 1024
     assert inbound.logged_email is not None
     assert inbound.logged_email.attachments.count() == 0
-    assert inbound.logged_email.notes[0]["filename"] == "big.bin"
+    [note] = [n for n in inbound.logged_email.notes if "filename" in n]
+    assert (note["code"], note["filename"]) == ("attachment_too_large", "big.bin")
 
 
 def test_garbage_over_smtp_is_stored_and_fails_without_hurting_the_receiver(
     smtp_server: BccController, anna: Contact
 ) -> None:
-    address = bcc_address(account_settings_get())
+    address = personal_bcc()
     send(smtp_server, [address], b"\x00\xff\xfe not mail at all \r\n" * 10)
     send(smtp_server, [address], raw(message()))
     rows = list(InboundEmail.objects.order_by("id"))

@@ -10,7 +10,7 @@ from crm.models import LegalBasis, PipelineKind
 from crm.services import association_create
 from crm.tests import factories
 from settings_admin.models import AccountSettings, NeverLogEntry
-from settings_admin.selectors import account_settings_get
+from settings_admin.selectors import account_settings_get, user_settings_get
 
 pytestmark = pytest.mark.django_db
 URL = "/api/v1/addin/compose-context/"
@@ -43,7 +43,7 @@ def test_it_suggests_the_contact_its_company_and_open_deals_for_one_recipient(
         "allowed": True,
         "locked": False,
         "reason": "",
-        "bcc_address": account_settings_get().bcc_address,
+        "bcc_address": user_settings_get(alice).bcc_address(account_settings_get()),
     }
     assert body["track"] == {
         "default": True,

@@ -26,7 +26,9 @@ pytestmark = pytest.mark.django_db
 # Effective settings.
 
 
-def test_it_answers_the_callers_effective_settings(alice_api: APIClient) -> None:
+def test_it_answers_the_callers_effective_settings(
+    alice_api: APIClient, alice: User
+) -> None:
     account_settings_update(
         data={"apply_log_for_all": True, "log_all_by_default": False}
     )
@@ -42,7 +44,10 @@ def test_it_answers_the_callers_effective_settings(alice_api: APIClient) -> None
         "deals": True,
         "tickets": True,
     }
-    assert body["bcc_address"] == account_settings_get().bcc_address
+    # The caller's own BCC address, not the account-wide one.
+    own = UserSettings.objects.get(user=alice)
+    assert body["bcc_address"] == own.bcc_address(account_settings_get())
+    assert body["bcc_address"] != account_settings_get().bcc_address
 
 
 def test_the_effective_track_default_is_off_while_s3_is_off(
@@ -400,3 +405,31 @@ def test_each_caller_gets_their_own_effective_settings(
 
     assert (alice_body["seat"], alice_body["track_clicks"]) == ("sales", True)
     assert (bob_body["seat"], bob_body["track_clicks"]) == ("core", False)
+
+
+# The personal BCC address (issue 10).
+
+
+def test_the_personal_bcc_address_is_shown_to_its_owner_and_regenerable(
+    alice_api: APIClient, bob_api: APIClient, alice: User, bob: User
+) -> None:
+    mine = alice_api.get("/api/v1/settings/me/").json()["bcc_address"]
+    bobs = bob_api.get("/api/v1/settings/me/").json()["bcc_address"]
+    assert mine != bobs
+    secret = UserSettings.objects.get(user=alice).bcc_secret
+    assert secret in mine and secret not in bobs
+    assert alice_api.get("/api/v1/settings/effective/").json()["bcc_address"] == mine
+
+    response = alice_api.post("/api/v1/settings/me/regenerate-bcc/")
+    assert response.status_code == 200
+    new = response.json()["bcc_address"]
+    assert new != mine and secret not in new
+    assert UserSettings.objects.get(user=alice).bcc_secret in new
+    # Bob's is untouched, and he never sees Alice's.
+    assert bob_api.get("/api/v1/settings/me/").json()["bcc_address"] == bobs
+
+
+def test_regenerating_needs_a_signed_in_user(anon_api: APIClient) -> None:
+    response = anon_api.post("/api/v1/settings/me/regenerate-bcc/")
+    assert response.status_code in (401, 403)
+    assert set(response.json()) == {"error", "detail"}

@@ -19,7 +19,7 @@ from activity.tests.conftest import (  # noqa: F401 - fixtures used by name
 )
 from activity.tests.mail import message, raw
 from crm.models import Contact, Deal, Ticket
-from settings_admin.selectors import account_settings_get
+from settings_admin.selectors import account_settings_get, user_settings_get
 from tracking.models import TrackedEmail
 
 URL = "/api/v1/emails/"
@@ -50,8 +50,9 @@ def test_a_logged_and_tracked_email_arrives_on_exactly_the_chosen_records(
     assert email.tracked is True
     assert email.log_registration == registration
     bcc = body["log"]["bcc_address"]
-    account_local = account_settings_get().bcc_address.partition("@")[0]
-    assert bcc.startswith(f"{account_local}+{registration.token}@")
+    own = user_settings_get(registration.user)
+    personal_local = own.bcc_address(account_settings_get()).partition("@")[0]
+    assert bcc.startswith(f"{personal_local}+{registration.token}@")
 
     # The copy Outlook sends to the BCC address, with the tracked HTML.
     msg = message(html=body["html"])
