@@ -11,7 +11,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.urls import NoReverseMatch, reverse
+from django.urls import Resolver404, resolve
 from django.views.decorators.http import require_POST
 
 from addin.selectors import addin_tokens_for_user
@@ -41,12 +41,16 @@ def _defaults_form(request: HttpRequest, data: Any = None) -> DefaultsForm:
     )
 
 
-def _optional_url(name: str) -> str:
+NOTIFICATIONS_PATH = "/settings/notifications/"
+
+
+def _optional_path(path: str) -> str:
     # Pages other parts of Beacon add (notification preferences); linked once they exist.
     try:
-        return reverse(name)
-    except NoReverseMatch:
+        resolve(path)
+    except Resolver404:
         return ""
+    return path
 
 
 def _page(
@@ -68,7 +72,7 @@ def _page(
         "token_form": bound.get("token_form") or AddinTokenForm(),
         "tokens": addin_tokens_for_user(user),
         "issued": issued,
-        "notifications_url": _optional_url("settings-notifications"),
+        "notifications_url": _optional_path(NOTIFICATIONS_PATH),
     }
     return render(request, "settings_admin/settings.html", context, status=status)
 
