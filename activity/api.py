@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 import tempfile
 from collections.abc import Mapping
-from datetime import datetime
 from typing import IO, Any
 
 import nh3
 from django.core.files import File
-from django.db.models import Q, QuerySet
+from django.db.models import Model
 from django.http import FileResponse
 from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
@@ -20,6 +16,7 @@ from drf_spectacular.utils import (
     OpenApiParameter,
     extend_schema,
     extend_schema_field,
+    extend_schema_serializer,
 )
 from rest_framework import serializers, status
 from rest_framework.exceptions import NotFound, ParseError
@@ -33,16 +30,33 @@ from activity.inbound import MAX_MESSAGE_BYTES, inbound_receive
 from activity.models import InboundRoute, LoggedEmail
 from activity.selectors import (
     RECORD_MODELS,
+    TIMELINE_PAGE_SIZE,
+    BadCursor,
     association_ids,
     attachment_get_for_user,
     inbound_for_user,
     logged_email_get_for_user,
     record_get,
     thread_emails,
-    timeline_queryset,
+    timeline_page,
 )
 from activity.tasks import inbound_enqueue
-from config.api import StrictSerializer, caller
+from config.api import (
+    ERRORS,
+    PAGE_PARAMETERS,
+    Pagination,
+    StrictSerializer,
+    caller,
+    paginated_schema,
+)
+from tracking.models import TrackedEmail
+from tracking.selectors import (
+    FEED_STATES,
+    EmailStatus,
+    FeedFilters,
+    email_statuses,
+    feed_for_user,
+)
 
 COPY_CHUNK = 256 * 1024
 
@@ -143,42 +157,26 @@ class LoggedEmailSerializer(serializers.Serializer):
 # -- keyset pagination for timelines ----------------------------------------------------
 
 
-def _cursor_encode(email: LoggedEmail) -> str:
-    raw = json.dumps([int(email.is_pinned), email.sent_at.isoformat(), email.pk])
-    return base64.urlsafe_b64encode(raw.encode()).decode()
-
-
-def _cursor_decode(cursor: str) -> tuple[bool, datetime, int]:
-    try:
-        pinned, sent_at, pk = json.loads(base64.urlsafe_b64decode(cursor.encode()))
-        return bool(pinned), datetime.fromisoformat(sent_at), int(pk)
-    except (ValueError, TypeError, binascii.Error) as exc:
-        raise NotFound("Unknown cursor.") from exc
-
-
 def keyset_page(
-    request: Request, rows: QuerySet[LoggedEmail], *, size: int = 25
+    request: Request, record: Model
 ) -> tuple[list[LoggedEmail], str | None]:
-    """One page in (pinned desc, sent_at desc, id desc) order, after `?cursor=`."""
-    cursor = request.query_params.get("cursor")
-    if cursor:
-        pinned, sent_at, pk = _cursor_decode(cursor)
-        after = Q(is_pinned=pinned) & (
-            Q(sent_at__lt=sent_at) | Q(sent_at=sent_at, id__lt=pk)
-        )
-        if pinned:
-            after |= Q(is_pinned=False)  # Unpinned emails follow every pinned one.
-        rows = rows.filter(after)
+    """One timeline page after `?cursor=` (activity.selectors.timeline_page, which the
+    record pages read too) and the URL of the next."""
     try:
-        size = max(1, min(100, int(request.query_params.get("page_size", size))))
+        size = int(request.query_params.get("page_size", TIMELINE_PAGE_SIZE))
     except ValueError:
-        size = 25
-    page = list(rows[: size + 1])
-    if len(page) <= size:
+        size = TIMELINE_PAGE_SIZE
+    size = max(1, min(100, size))
+    try:
+        page, cursor = timeline_page(
+            record, cursor=request.query_params.get("cursor"), size=size
+        )
+    except BadCursor as exc:
+        raise NotFound("Unknown cursor.") from exc
+    if cursor is None:
         return page, None
-    page = page[:size]
     url = request.build_absolute_uri(request.path)
-    return page, f"{url}?cursor={_cursor_encode(page[-1])}&page_size={size}"
+    return page, f"{url}?cursor={cursor}&page_size={size}"
 
 
 class TimelinePageSerializer(serializers.Serializer):
@@ -259,7 +257,7 @@ class TimelineApi(APIView):
     )
     def get(self, request: Request, pk: int) -> Response:
         record = record_get(self.kind, pk)
-        page, nxt = keyset_page(request, timeline_queryset(record))
+        page, nxt = keyset_page(request, record)
         return Response(
             {"next": nxt, "results": LoggedEmailSerializer(page, many=True).data}
         )
@@ -427,3 +425,90 @@ def attachment_response(attachment: Any) -> FileResponse:
         filename=attachment.filename,
         content_type=attachment.content_type or "application/octet-stream",
     )
+
+
+# -- the activity feed (V2) -------------------------------------------------------------
+
+
+class FeedLinkSerializer(serializers.Serializer):
+    url = serializers.CharField()
+    clicks = serializers.IntegerField()
+
+
+class FeedApi(APIView):
+    """The caller's own tracked emails, newest first, with status and counts (V2);
+    the same selector and filters as the /activity/ page."""
+
+    class FilterSerializer(serializers.Serializer):
+        state = serializers.ChoiceField(choices=list(FEED_STATES), required=False)
+        since = serializers.DateField(required=False)
+        until = serializers.DateField(required=False)
+        contact = serializers.IntegerField(
+            required=False, min_value=1, max_value=2**63 - 1
+        )
+        company = serializers.IntegerField(
+            required=False, min_value=1, max_value=2**63 - 1
+        )
+
+    @extend_schema_serializer(component_name="FeedItem")
+    class OutputSerializer(serializers.Serializer):
+        id = serializers.IntegerField()
+        subject = serializers.CharField()
+        to = serializers.ListField(child=serializers.CharField())
+        cc = serializers.ListField(child=serializers.CharField())
+        anonymous = serializers.BooleanField()
+        contact_id = serializers.IntegerField(allow_null=True)
+        contact_name = serializers.CharField(allow_null=True)
+        sent_at = serializers.DateTimeField(allow_null=True)
+        created_at = serializers.DateTimeField()
+        status = serializers.ChoiceField(
+            choices=["registered", "sent", "opened", "clicked"]
+        )
+        opens = serializers.IntegerField()
+        clicks = serializers.IntegerField()
+        last_event_at = serializers.DateTimeField(allow_null=True)
+        links = FeedLinkSerializer(many=True)
+
+    @extend_schema(
+        operation_id="feed_list",
+        parameters=[
+            *PAGE_PARAMETERS,
+            OpenApiParameter("state", str, enum=list(FEED_STATES)),
+            OpenApiParameter("since", OpenApiTypes.DATE),
+            OpenApiParameter("until", OpenApiTypes.DATE),
+            OpenApiParameter("contact", int),
+            OpenApiParameter("company", int),
+        ],
+        responses={200: paginated_schema(OutputSerializer, "FeedItem"), **ERRORS},
+    )
+    def get(self, request: Request) -> Response:
+        wanted = self.FilterSerializer(data=request.query_params)
+        wanted.is_valid(raise_exception=True)
+        rows = feed_for_user(caller(request), FeedFilters(**wanted.validated_data))
+        paginator = Pagination()
+        page = paginator.paginate_queryset(rows, request, view=self) or []
+        statuses = email_statuses(list(page))
+        return paginator.get_paginated_response(
+            [self._item(email, statuses[email.pk]) for email in page]
+        )
+
+    @staticmethod
+    def _item(email: TrackedEmail, status: EmailStatus) -> dict[str, Any]:
+        return {
+            "id": email.pk,
+            "subject": email.subject,
+            "to": email.to,
+            "cc": email.cc,
+            "anonymous": email.is_anonymous,
+            "contact_id": email.contact_id,
+            "contact_name": str(email.contact) if email.contact else None,
+            "sent_at": email.sent_at,
+            "created_at": email.created_at,
+            "status": status.status,
+            "opens": status.opens,
+            "clicks": status.clicks,
+            "last_event_at": status.last_event_at,
+            "links": [
+                {"url": link.url, "clicks": link.clicks} for link in status.links
+            ],
+        }

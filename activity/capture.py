@@ -60,6 +60,7 @@ from settings_admin.selectors import (
     sending_addresses,
     sending_identity_user,
 )
+from tracking.models import TrackedEmail
 from tracking.untracking import strip_live_tracking
 
 
@@ -249,6 +250,7 @@ def email_log(
         references=parsed.references,
         html_body=html_body,
         text_body=text_body,
+        tracked_email=_tracked_copy(registration),
     )
     chosen = _associations(
         loggable=loggable,
@@ -343,6 +345,14 @@ def _registration(
         return None
     # Someone else's token never steers this sender's email.
     return LogRegistration.objects.filter(token__in=tokens, user=sender).first()
+
+
+def _tracked_copy(registration: LogRegistration | None) -> TrackedEmail | None:
+    """The tracked email the add-in registered with this log registration, if any: its
+    timeline card shows the tracking status (T8)."""
+    if registration is None:
+        return None
+    return TrackedEmail.objects.filter(log_registration=registration).first()
 
 
 def _recipients(parsed: ParsedEmail, own_addresses: set[str]) -> list[str]:

@@ -161,6 +161,15 @@ class LoggedEmail(models.Model):
     references = models.JSONField(default=list, blank=True)
     html_body = models.TextField(blank=True)
     text_body = models.TextField(blank=True)
+    # The add-in's tracked registration of the same email, when it was tracked too: the
+    # timeline card shows its status (T8) to its sender.
+    tracked_email = models.OneToOneField(
+        "tracking.TrackedEmail",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="logged_copy",
+    )
     # Timeline notes, e.g. an attachment left out and why (L6).
     notes = models.JSONField(default=list, blank=True)
     is_pinned = models.BooleanField(default=False)

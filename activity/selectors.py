@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
+import json
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from django.conf import settings
@@ -12,6 +16,7 @@ from django.shortcuts import get_object_or_404
 
 from activity.models import Attachment, InboundEmail, InboundStatus, LoggedEmail
 from config.api import NotAllowed
+from crm import selectors as crm
 from crm.models import Company, Contact, Deal, Ticket
 from settings_admin.models import AccountSettings, UserSettings
 
@@ -46,10 +51,56 @@ def timeline_queryset(record: Model) -> QuerySet[LoggedEmail]:
     return (
         LoggedEmail.objects.visible()
         .filter(**{_link_name(record): record})
-        .select_related("sender")
+        .select_related("sender", "tracked_email")
         .prefetch_related(*_DETAILS)
         .order_by("-is_pinned", "-sent_at", "-id")
     )
+
+
+# -- keyset pagination: the pages and the API read the same pages -----------------------
+
+TIMELINE_PAGE_SIZE = 25
+
+
+class BadCursor(ValueError):
+    pass
+
+
+def cursor_encode(email: LoggedEmail) -> str:
+    raw = json.dumps([int(email.is_pinned), email.sent_at.isoformat(), email.pk])
+    return base64.urlsafe_b64encode(raw.encode()).decode()
+
+
+def cursor_decode(cursor: str) -> tuple[bool, datetime, int]:
+    try:
+        pinned, sent_at, pk = json.loads(base64.urlsafe_b64decode(cursor.encode()))
+        return bool(pinned), datetime.fromisoformat(sent_at), int(pk)
+    except (ValueError, TypeError, binascii.Error) as exc:
+        raise BadCursor("Unknown cursor.") from exc
+
+
+def _after(pinned: bool, sent_at: datetime, pk: int) -> Q:
+    """Rows after the cursor in (pinned desc, sent_at desc, id desc) order. The bare
+    `sent_at__lte` makes it a range on the logged_timeline index, so a deep page starts
+    where the last one ended instead of filtering everything before it."""
+    same = Q(is_pinned=pinned, sent_at__lte=sent_at) & (
+        Q(sent_at__lt=sent_at) | Q(id__lt=pk)
+    )
+    return same | Q(is_pinned=False) if pinned else same
+
+
+def timeline_page(
+    record: Model, *, cursor: str | None = None, size: int = TIMELINE_PAGE_SIZE
+) -> tuple[list[LoggedEmail], str | None]:
+    """One page of the record's timeline and the cursor of the next, if any.
+    Raises BadCursor for a cursor this never made."""
+    rows = timeline_queryset(record)
+    if cursor:
+        rows = rows.filter(_after(*cursor_decode(cursor)))
+    page = list(rows[: size + 1])
+    if len(page) <= size:
+        return page, None
+    return page[:size], cursor_encode(page[size - 1])
 
 
 def _link_name(record: Model) -> str:
@@ -178,6 +229,50 @@ def records_missing(associations: dict[str, Any]) -> dict[str, list[int]]:
         if wanted - found:
             missing[kind] = sorted(wanted - found)
     return missing
+
+
+# -- the association picker (V1) ----------------------------------------------------------
+
+PICKER_RESULTS = 8
+
+
+@dataclass(frozen=True)
+class Choice:
+    kind: str
+    pk: int
+    label: str
+    detail: str
+    chosen: bool
+
+
+def _label(kind: str, record: Any) -> tuple[str, str]:
+    if kind == "contacts":
+        return record.full_name or record.primary_email, record.primary_email
+    if kind == "companies":
+        return record.name, record.domain
+    if kind == "deals":
+        return record.name, record.stage.name
+    return record.subject, record.stage.name
+
+
+def association_choices(email: LoggedEmail, q: str) -> dict[str, list[Choice]]:
+    """Per kind: the email's records (chosen), then those matching `q` (not chosen)."""
+    loaded = {
+        "contacts": (crm.contacts_with_details, crm.contact_list),
+        "companies": (crm.companies_with_details, crm.company_list),
+        "deals": (crm.deals_with_details, crm.deal_list),
+        "tickets": (crm.tickets_with_details, crm.ticket_list),
+    }
+    choices: dict[str, list[Choice]] = {}
+    for kind, (rows, search) in loaded.items():
+        current = list(rows().filter(logged_emails=email))
+        chosen = {record.pk for record in current}
+        found = list(search(q=q).exclude(pk__in=chosen)[:PICKER_RESULTS]) if q else []
+        choices[kind] = [
+            Choice(kind, record.pk, *_label(kind, record), chosen=record.pk in chosen)
+            for record in [*current, *found]
+        ]
+    return choices
 
 
 def inbound_waiting() -> list[dict[str, Any]]:

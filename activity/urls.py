@@ -42,6 +42,7 @@ api_urlpatterns: list[URLPattern | URLResolver] = [
         api.LoggedEmailPinApi.as_view(),
         name="logged-email-pin",
     ),
+    path("feed/", api.FeedApi.as_view(), name="feed"),
     path(
         "attachments/<int:pk>/download/",
         api.AttachmentDownloadApi.as_view(),
@@ -55,4 +56,47 @@ urlpatterns: list[URLPattern | URLResolver] = [
         views.attachment_download,
         name="attachment-download",
     ),
+    path(
+        "timeline/<str:kind>/<int:pk>/",
+        views.timeline_fragment,
+        name="timeline-page",
+    ),
+    path(
+        "logged-emails/<int:pk>/",
+        views.logged_email_thread,
+        name="logged-email-thread",
+    ),
+    path(
+        "logged-emails/<int:pk>/pin/",
+        views.logged_email_pin,
+        name="logged-email-pin-page",
+    ),
+    path(
+        "logged-emails/<int:pk>/delete/",
+        views.logged_email_delete,
+        name="logged-email-delete-page",
+    ),
+    path(
+        "logged-emails/<int:pk>/associations/",
+        views.logged_email_associations,
+        name="logged-email-associations-page",
+    ),
+    path(
+        "logged-emails/<int:pk>/details/",
+        views.logged_email_details,
+        name="logged-email-details",
+    ),
+    path(
+        "logged-emails/<int:pk>/view/",
+        views.logged_email_view,
+        name="logged-email-view",
+    ),
+    path(
+        "logged-emails/<int:pk>/body/",
+        views.logged_email_body,
+        name="logged-email-body-page",
+    ),
+    path("emails/<int:pk>/", views.email_page, name="email-page"),
+    path("activity/", views.feed, name="activity-feed"),
+    path("activity/rows/<int:pk>/", views.feed_row, name="activity-feed-row"),
 ]

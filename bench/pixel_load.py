@@ -43,6 +43,7 @@ async def _worker(
     agent: Callable[[int], str],
     pace: asyncio.Queue[int] | None,
     path_for: Callable[[int], str] | None,
+    cookie: str = "",
 ) -> None:
     parts = urlsplit(url)
     reader, writer = await asyncio.open_connection(parts.hostname, parts.port or 80)
@@ -55,7 +56,9 @@ async def _worker(
             target = path_for(number) if path_for else path
             request = (
                 f"GET {target} HTTP/1.1\r\nHost: {parts.netloc}\r\n"
-                f"User-Agent: {agent(number)}\r\n\r\n"
+                f"User-Agent: {agent(number)}\r\n"
+                + (f"Cookie: {cookie}\r\n" if cookie else "")
+                + "\r\n"
             ).encode()
             started = time.perf_counter()
             writer.write(request)
@@ -76,17 +79,21 @@ async def run_load(
     rate: float | None = None,
     agent: Callable[[int], str] = lambda n: "beacon-bench",
     path_for: Callable[[int], str] | None = None,
+    cookie: str = "",
 ) -> LoadResult:
     """Keep-alive GETs on `connections` connections; paced at `rate` req/s when given.
 
-    `path_for(n)` picks the n-th request's path (default: the path of `url`).
+    `path_for(n)` picks the n-th request's path (default: the path of `url`); `cookie`
+    is sent with every request (a signed-in page).
     """
     result = LoadResult()
     deadline = time.monotonic() + seconds
     pace: asyncio.Queue[int] | None = asyncio.Queue() if rate else None
     started = time.monotonic()
     workers = [
-        asyncio.create_task(_worker(url, deadline, result, agent, pace, path_for))
+        asyncio.create_task(
+            _worker(url, deadline, result, agent, pace, path_for, cookie)
+        )
         for _ in range(connections)
     ]
     if pace is not None and rate:

@@ -15,7 +15,8 @@ Environment: BENCH_DATABASE_URL, BENCH_REDIS_URL, BENCH_SECONDS (pixel load, def
 BENCH_INGEST_HITS (default 100000), BENCH_WORKERS (default 2), BENCH_GRANIAN_ARGS (extra
 granian options to compare), BENCH_PORT,
 BENCH_CLASSIFY_HITS (bench/classify_bench.py's workload, default 50000),
-BENCH_MIME=0 (skip bench/mime_bench.py), BENCH_WS=0 (skip the sockets), BENCH_WS_CLIENTS,
+BENCH_MIME=0 (skip bench/mime_bench.py), BENCH_PAGES=0 (skip bench/pages_bench.py: the
+timeline and contact-page keys), BENCH_WS=0 (skip the sockets), BENCH_WS_CLIENTS,
 BENCH_WS_RATE, BENCH_WS_SECONDS (see bench/ws_bench.py), BENCH_INGEST_DURING_LOAD=1
 (keep the ingestor running during the pixel load; by default it is paused then, and its
 throughput is measured on its own in step 4).
@@ -463,6 +464,12 @@ def main() -> None:
         )
         results["cpu_steal_pct_ws"] = steal_percent(cpu_before, cpu_times())
         log(f"sockets: {json.dumps({k: v for k, v in results.items() if 'ws' in k})}")
+    if os.environ.get("BENCH_PAGES", "1") != "0":
+        from bench import pages_bench
+
+        cpu_before = cpu_times()
+        results.update(pages_bench.run())
+        results["cpu_steal_pct_pages"] = steal_percent(cpu_before, cpu_times())
     mime = ROOT / "bench" / "mime_bench.py"
     if mime.exists() and os.environ.get("BENCH_MIME", "1") != "0":
         from bench import mime_bench

@@ -195,7 +195,7 @@ PAGE_PARAMETERS = [
 ]
 
 
-def caller(request: Request) -> User:
+def caller(request: Request | HttpRequest) -> User:
     """The signed-in user (the views' IsAuthenticated permission guarantees one)."""
     if not isinstance(request.user, User):
         raise NotAllowed("Sign in first.")

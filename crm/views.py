@@ -30,6 +30,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
+from activity.views import timeline_context
 from config.api import DomainError, NotAllowed
 from crm import selectors, services
 from crm.forms import (
@@ -191,6 +192,7 @@ def _detail(request: HttpRequest, kind: str, pk: int) -> HttpResponse:
         context[f"{other}_links"] = selectors.association_links(record, other)
     if kind == "contact":
         context["primary_company"] = selectors.contact_primary_company(record)
+    context.update(timeline_context(request, record, KINDS[kind].plural))
     return render(request, f"crm/{kind}_detail.html", context)
 
 

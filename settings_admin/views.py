@@ -12,7 +12,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
-from django.urls import NoReverseMatch, reverse
+from django.urls import Resolver404, resolve, reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
@@ -45,12 +45,16 @@ def _defaults_form(request: HttpRequest, data: Any = None) -> DefaultsForm:
     )
 
 
-def _optional_url(name: str) -> str:
+NOTIFICATIONS_PATH = "/settings/notifications/"
+
+
+def _optional_path(path: str) -> str:
     # Pages other parts of Beacon add (notification preferences); linked once they exist.
     try:
-        return reverse(name)
-    except NoReverseMatch:
+        resolve(path)
+    except Resolver404:
         return ""
+    return path
 
 
 def _page(
@@ -72,7 +76,7 @@ def _page(
         "token_form": bound.get("token_form") or AddinTokenForm(),
         "tokens": addin_tokens_for_user(user),
         "issued": issued,
-        "notifications_url": _optional_url("settings-notifications"),
+        "notifications_url": _optional_path(NOTIFICATIONS_PATH),
     }
     return render(request, "settings_admin/settings.html", context, status=status)
 
@@ -217,7 +221,7 @@ def _back(request: HttpRequest) -> HttpResponseRedirect:
 
 @login_required
 def notification_settings(request: HttpRequest) -> HttpResponse:
-    user = caller(request)  # type: ignore[arg-type]
+    user = caller(request)
     own = selectors.user_settings_get(user)
     form = DesktopForm(
         request.POST if request.method == "POST" else None,
@@ -238,7 +242,7 @@ def notification_settings(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_POST
 def notification_mute(request: HttpRequest) -> HttpResponse:
-    user = caller(request)  # type: ignore[arg-type]
+    user = caller(request)
     form = MuteForm(request.POST)
     if not form.is_valid():
         return HttpResponse("Mute a contact or an email.", status=400)
@@ -256,7 +260,7 @@ def notification_mute(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_POST
 def notification_unmute(request: HttpRequest, pk: int) -> HttpResponse:
-    user = caller(request)  # type: ignore[arg-type]
+    user = caller(request)
     mute = selectors.notification_mute_get_for_user(user, pk)
     services.notification_mute_remove(mute=mute)
     messages.success(request, f"Unmuted {mute.contact or mute.email}.")

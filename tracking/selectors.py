@@ -5,18 +5,36 @@ from __future__ import annotations
 import dataclasses
 import time
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 import redis
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
-from django.db.models import Count, Max, Min, Q, QuerySet
+from django.db.models import (
+    Case,
+    Count,
+    Exists,
+    Max,
+    Min,
+    OuterRef,
+    Q,
+    QuerySet,
+    Value,
+    When,
+)
 from django.http import Http404
 
 from activity.selectors import inbound_waiting
+from crm.models import Company, Contact
 from settings_admin.selectors import notification_preferences
-from tracking.models import COUNTED_VERDICTS, Kind, TrackedEmail, TrackingEvent
+from tracking.models import (
+    COUNTED_VERDICTS,
+    Kind,
+    TrackedEmail,
+    TrackedLink,
+    TrackingEvent,
+)
 from tracking.notifications import tracking_event_payload
 from tracking.spill import JournalFile, journal_files
 
@@ -62,14 +80,7 @@ def tracked_email_summary(email: TrackedEmail) -> EmailSummary:
         .values("id", "position", "url", "clicks")
     ]
     clicks = sum(link["clicks"] for link in links)
-    if clicks:
-        status = "clicked"
-    elif opens["n"]:
-        status = "opened"
-    elif email.sent_at:
-        status = "sent"
-    else:
-        status = "registered"
+    status = derived_status(opens=opens["n"], clicks=clicks, sent=bool(email.sent_at))
     return EmailSummary(
         status, opens["n"], clicks, opens["first"], opens["last"], links
     )
@@ -131,6 +142,180 @@ def latest_event_id() -> int:
     to it. The newest id of the whole table (a cursor, not one of the user's events)."""
     latest = TrackingEvent.objects.order_by("-pk").values_list("pk", flat=True).first()
     return latest or 0
+
+
+@dataclass(frozen=True)
+class LinkClicks:
+    url: str
+    clicks: int
+
+
+@dataclass(frozen=True)
+class EmailStatus:
+    """T8 for one email of a list: what a timeline card or a feed row shows."""
+
+    status: str
+    opens: int
+    clicks: int
+    last_event_at: datetime | None
+    links: list[LinkClicks]
+
+    @property
+    def label(self) -> str:
+        return STATUS_LABELS[self.status]
+
+
+STATUS_LABELS = {
+    "registered": "Not sent yet",
+    "sent": "Sent",
+    "opened": "Opened",
+    "clicked": "Clicked",
+}
+
+
+def derived_status(*, opens: int, clicks: int, sent: bool) -> str:
+    if clicks:
+        return "clicked"
+    if opens:
+        return "opened"
+    return "sent" if sent else "registered"
+
+
+def email_statuses(emails: list[TrackedEmail]) -> dict[int, EmailStatus]:
+    """T8 for a page of emails in two queries whatever its size: the counted events
+    grouped per email, kind and link, and the emails' visible links."""
+    ids = [email.pk for email in emails]
+    counts: dict[int, dict[str, int]] = {pk: {"open": 0, "click": 0} for pk in ids}
+    last: dict[int, datetime] = {}
+    per_link: dict[int, int] = {}
+    rows = (
+        TrackingEvent.objects.filter(email_id__in=ids, verdict__in=COUNTED_VERDICTS)
+        .values("email_id", "kind", "link_id")
+        .annotate(n=Count("id"), last=Max("occurred_at"))
+        .order_by()
+    )
+    for row in rows:
+        counts[row["email_id"]][row["kind"]] += row["n"]
+        if row["link_id"] is not None:
+            per_link[row["link_id"]] = per_link.get(row["link_id"], 0) + row["n"]
+        seen = last.get(row["email_id"])
+        if seen is None or row["last"] > seen:
+            last[row["email_id"]] = row["last"]
+    links: dict[int, list[LinkClicks]] = {pk: [] for pk in ids}
+    for link in TrackedLink.objects.filter(email_id__in=ids, is_trap=False).only(
+        "id", "email_id", "url"
+    ):
+        links[link.email_id].append(LinkClicks(link.url, per_link.get(link.pk, 0)))
+    return {
+        email.pk: EmailStatus(
+            status=derived_status(
+                opens=counts[email.pk]["open"],
+                clicks=counts[email.pk]["click"],
+                sent=email.sent_at is not None,
+            ),
+            opens=counts[email.pk]["open"],
+            clicks=counts[email.pk]["click"],
+            last_event_at=last.get(email.pk),
+            links=links[email.pk],
+        )
+        for email in emails
+    }
+
+
+# -- the activity feed (V2) -------------------------------------------------------------
+
+FEED_STATES = {
+    "opened": "Opened",
+    "clicked": "Clicked",
+    "not_opened": "Not opened yet",
+}
+
+
+@dataclass(frozen=True)
+class FeedFilters:
+    state: str = ""
+    since: date | None = None
+    until: date | None = None
+    contact: int | None = None
+    company: int | None = None
+
+
+def _counted(kind: str) -> Exists:
+    return Exists(
+        TrackingEvent.objects.filter(
+            email=OuterRef("pk"), kind=kind, verdict__in=COUNTED_VERDICTS
+        )
+    )
+
+
+def feed_for_user(
+    user: AbstractBaseUser | AnonymousUser, filters: FeedFilters | None = None
+) -> QuerySet[TrackedEmail]:
+    """The user's own tracked emails, newest first: nobody else's, ever (V2)."""
+    filters = filters or FeedFilters()
+    rows = TrackedEmail.objects.filter(sender_id=user.pk, tracked=True).select_related(
+        "contact"
+    )
+    if filters.state == "opened":
+        rows = rows.filter(_counted(Kind.OPEN))
+    elif filters.state == "clicked":
+        rows = rows.filter(_counted(Kind.CLICK))
+    elif filters.state == "not_opened":
+        rows = rows.filter(~_counted(Kind.OPEN))
+    if filters.since is not None:
+        rows = rows.filter(created_at__date__gte=filters.since)
+    if filters.until is not None:
+        rows = rows.filter(created_at__date__lte=filters.until)
+    if filters.contact is not None:
+        rows = rows.filter(contact_id=filters.contact)
+    if filters.company is not None:
+        rows = rows.filter(contact__companies=filters.company)
+    return rows.order_by("-created_at", "-id")
+
+
+def feed_row_get_for_user(
+    user: AbstractBaseUser | AnonymousUser, pk: int
+) -> TrackedEmail:
+    """One row of the user's feed; someone else's email does not exist (V2)."""
+    email = feed_for_user(user).filter(pk=pk).first()
+    if email is None:
+        raise Http404("No such email.")
+    return email
+
+
+def feed_contacts(user: AbstractBaseUser | AnonymousUser) -> QuerySet[Contact]:
+    """The contacts the user's tracked emails were attributed to: the feed's filter."""
+    return Contact.objects.filter(
+        tracked_emails__sender_id=user.pk, tracked_emails__tracked=True
+    ).distinct()
+
+
+def feed_companies(user: AbstractBaseUser | AnonymousUser) -> QuerySet[Company]:
+    return (
+        Company.objects.filter(
+            contacts__tracked_emails__sender_id=user.pk,
+            contacts__tracked_emails__tracked=True,
+        )
+        .distinct()
+        .order_by("name", "id")
+    )
+
+
+def events_for_page(
+    email: TrackedEmail, *, show_all: bool
+) -> tuple[list[TrackingEvent], int]:
+    """The email page's events: counted ones first, oldest first within each; the
+    rest only when asked (V4). Also answers how many hits were not counted."""
+    events = tracked_email_events(email).annotate(
+        uncounted=Case(
+            When(verdict__in=COUNTED_VERDICTS, then=Value(0)),
+            default=Value(1),
+        )
+    )
+    hidden = events.filter(uncounted=1).count()
+    if not show_all:
+        events = events.filter(uncounted=0)
+    return list(events.order_by("uncounted", "occurred_at", "id")), hidden
 
 
 @dataclass(frozen=True)

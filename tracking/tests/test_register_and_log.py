@@ -66,6 +66,8 @@ def test_a_logged_and_tracked_email_arrives_on_exactly_the_chosen_records(
     assert list(logged.deals.all()) == [open_deal]
     assert list(logged.contacts.all()) == []
     assert list(logged.tickets.all()) == []
+    # The logged copy knows its tracked email: its card shows the status (T8).
+    assert logged.tracked_email == email
 
 
 @pytest.mark.django_db
