@@ -58,6 +58,9 @@ from tracking.selectors import (
 
 View = Callable[..., HttpResponseBase]
 FRAGMENT_HEADER = "Beacon-Fragment"
+# Cards per timeline page: a screenful and then some; "Older" brings the next ones. The
+# API's pages (25 by default) come from the same selector.
+TIMELINE_CARDS = 10
 RECORD_PAGES = {
     "contacts": "contact-detail",
     "companies": "company-detail",
@@ -135,6 +138,10 @@ def timeline_cards(
             "status": statuses.get(email.tracked_email_id or 0),
             "can_edit": email.sender_id == request.user.pk or request.user.is_superuser,
             "mailto": reply_mailto(email, request.user),
+            # Prefetched with the timeline (the API shows them as ids).
+            "associations": sum(
+                len(getattr(email, kind).all()) for kind in RECORD_MODELS
+            ),
             "next": next_url,
         }
         for email in emails
@@ -144,7 +151,9 @@ def timeline_cards(
 def timeline_context(request: HttpRequest, record: Model, kind: str) -> dict[str, Any]:
     """The record page's timeline: the page after `?cursor=` (first without one)."""
     try:
-        emails, cursor = timeline_page(record, cursor=request.GET.get("cursor"))
+        emails, cursor = timeline_page(
+            record, cursor=request.GET.get("cursor"), size=TIMELINE_CARDS
+        )
     except BadCursor as exc:
         raise Http404("Unknown cursor.") from exc
     page_url = reverse(RECORD_PAGES[kind], args=[record.pk])

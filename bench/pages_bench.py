@@ -285,7 +285,7 @@ def load(url: str, cookie: str) -> tuple[float, float, int]:
             capture_output=True, text=True, check=True,
         ).stdout  # fmt: skip
         log(out)
-        p99 = re.search(r"^\s+99%\s+([\d.]+)(us|ms|s)$", out, re.M)
+        p99 = re.search(r"^\s+99%\s+([\d.]+)(us|ms|s)\s*$", out, re.M)
         errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
         return (
             float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),  # type: ignore[union-attr]
