@@ -293,7 +293,7 @@ def contact_primary_email(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 # Links between records (R4). The API's rule: changing a link needs write access to
-# its left-hand record, the contact (or the company when no contact is involved).
+# both records it links (crm.selectors.record_check_writable, through the access helper).
 
 
 def _sides(
@@ -315,7 +315,7 @@ def record_link(request: HttpRequest, kind: str, pk: int, other: str) -> HttpRes
     if not other_pk.isdigit():
         return HttpResponseBadRequest("Choose a record to link.")
     left_kind, left, right_kind, right_pk = _sides(request, kind, pk, other, other_pk)
-    right = _get(KINDS[right_kind], request, right_pk)
+    right = _get(KINDS[right_kind], request, right_pk, write=True)
     if (left_kind, right_kind) == ("contact", "company"):
         primary = request.POST.get("primary") == "1"
         services.contact_company_associate(contact=left, company=right, primary=primary)
@@ -332,6 +332,7 @@ def record_unlink(
 ) -> HttpResponse:
     _, left, right_kind, right_pk = _sides(request, kind, pk, other, other_pk)
     link = selectors.association_link_get(left, right_kind, right_pk)
+    _get(KINDS[right_kind], request, right_pk, write=True)
     services.association_delete(link=link)
     messages.success(request, "Unlinked.")
     return redirect(f"{kind}-detail", pk)

@@ -196,6 +196,8 @@ def test_a_rep_works_the_timeline_of_a_contact(
     expect(page.get_by_label("Acme renewal")).to_be_visible(timeout=30_000)
     page.get_by_label("Acme renewal").check()
     page.get_by_role("button", name="Save associations").click()
+    # The picker's own URL ends in ?next=/contacts/<id>/: wait for the saved page.
+    expect(page.get_by_text("Associations saved.")).to_be_visible()
     expect(page).to_have_url(re.compile(rf"/contacts/{anna.pk}/$"))
     assert list(copy.deals.all()) == [deal]
 

@@ -157,6 +157,20 @@ EDITS: dict[str, Edit] = {
             contact=w.records["contact"], deal=w.records["other_deal"]
         ).exists(),
     ),
+    "link bob's contact to alice's deal": Edit(
+        api=lambda c, w: c.post(
+            f"/api/v1/contacts/{w.records['bobs_contact'].pk}/deals/",
+            {"deal": w.records["deal"].pk},
+            format="json",
+        ),
+        page=lambda c, w: c.post(
+            f"/contacts/{w.records['bobs_contact'].pk}/links/deal/",
+            {"other_id": w.records["deal"].pk},
+        ),
+        happened=lambda w: ContactDeal.objects.filter(
+            contact=w.records["bobs_contact"], deal=w.records["deal"]
+        ).exists(),
+    ),
     "unlink a contact's deal": Edit(
         api=lambda c, w: c.delete(
             f"/api/v1/contacts/{w.records['contact'].pk}/deals/{w.records['deal'].pk}/"
@@ -194,6 +208,9 @@ CASES = [
     ("link a deal to a contact", "admin", "alice", ALLOWED),
     ("unlink a contact's deal", "bob", "alice", FORBIDDEN),
     ("unlink a contact's deal", "alice", "alice", ALLOWED),
+    # Bob's own contact, alice's deal: both records must be his to change the link.
+    ("link bob's contact to alice's deal", "bob", "alice", FORBIDDEN),
+    ("link bob's contact to alice's deal", "admin", "alice", ALLOWED),
 ]
 
 API_OUTCOMES = {200: ALLOWED, 201: ALLOWED, 204: ALLOWED, 400: INVALID, 403: FORBIDDEN}
@@ -216,6 +233,7 @@ def _world(alice: User, bob: User, admin: User, owner_name: str | None) -> World
         "other_deal": other_deal,
         "next_stage": next_stage,
         "foreign_stage": factories.open_stage(foreign),
+        "bobs_contact": factories.contact("bert@globex.example", owner=bob),
     }
     return World(alice, bob, admin, records)
 
