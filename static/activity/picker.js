@@ -5,6 +5,7 @@ import { fetchFragment } from "./fragments.js";
 const search = document.querySelector("[data-picker-search]");
 const results = document.querySelector("[data-picker-results]");
 let timer = null;
+let latest = 0; // the newest search asked for: an older answer arriving late is dropped
 
 function ticked() {
   return [...results.querySelectorAll("input[type=checkbox]:checked")].map((box) =>
@@ -14,8 +15,12 @@ function ticked() {
 
 async function update() {
   const query = new URLSearchParams(new FormData(search));
-  const keep = ticked();
+  const asked = ++latest;
   const html = await fetchFragment(`${window.location.pathname}?${query}`);
+  if (asked !== latest) return;
+  // What is ticked now, not when the search left: a box ticked while it was on its way
+  // must survive the new results.
+  const keep = ticked();
   const wrapper = document.createElement("div");
   wrapper.innerHTML = html;
   for (const label of keep) {
