@@ -33,6 +33,9 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+from bench.serving import wait_ready, wrk_ms  # noqa: E402 - after the path
+
 BIN = ROOT / ".venv" / "bin"
 EMAILS = int(os.environ.get("BENCH_TIMELINE_EMAILS", "10000"))
 REQUESTS = int(os.environ.get("BENCH_TIMELINE_REQUESTS", "200"))
@@ -257,23 +260,6 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
             process.wait()
 
 
-def _wait(url: str) -> None:
-    import urllib.request
-
-    for _ in range(300):
-        try:
-            with urllib.request.urlopen(url, timeout=1) as response:  # noqa: S310 - our own server
-                if response.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.1)
-    raise SystemExit("the page server did not start")
-
-
-def _ms(value: str, unit: str) -> float:
-    return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
-
-
 def load(url: str, cookie: str) -> tuple[float, float, int]:
     """(requests/s, p99 ms, non-2xx) for the page at `url`, signed in."""
     if shutil.which("wrk"):
@@ -289,7 +275,7 @@ def load(url: str, cookie: str) -> tuple[float, float, int]:
         errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
         return (
             float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),  # type: ignore[union-attr]
-            _ms(*p99.groups()) if p99 else 0.0,
+            wrk_ms(*p99.groups()) if p99 else 0.0,
             int(errors.group(1)) if errors else 0,
         )
     from bench.pixel_load import run_load
@@ -312,7 +298,7 @@ def page_load(rep: Any, contact: Any) -> dict[str, Any]:
         port = _free_port()
         server = _server(interface, port)
         try:
-            _wait(f"http://127.0.0.1:{port}/healthz")
+            wait_ready(f"http://127.0.0.1:{port}/healthz", tries=300)
             log(f"loading {path} under granian {interface} for {PAGE_SECONDS:g}s")
             rps, p99, errors = load(f"http://127.0.0.1:{port}{path}", cookie)
         finally:
@@ -341,7 +327,6 @@ def run() -> dict[str, Any]:
 def main() -> None:
     import json
 
-    sys.path.insert(0, str(ROOT))
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
     os.environ.setdefault("ALLOWED_HOSTS", "127.0.0.1,localhost")
     if "BENCH_DATABASE_URL" in os.environ:

@@ -34,7 +34,6 @@ import signal
 import subprocess
 import sys
 import time
-import urllib.request
 import uuid
 from datetime import datetime
 from pathlib import Path
@@ -42,6 +41,8 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+from bench.serving import wait_ready, wrk_ms  # noqa: E402 - after the path
+
 BIN = ROOT / ".venv" / "bin"
 DATABASE_URL = os.environ.get(
     "BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/beacon_bench"
@@ -169,21 +170,6 @@ def start_ingestor() -> subprocess.Popen[bytes]:
     return start([str(BIN / "python"), "manage.py", "run_tracking_ingest"])
 
 
-def wait_ready(url: str) -> None:
-    for _ in range(200):
-        try:
-            with urllib.request.urlopen(url, timeout=1) as response:  # noqa: S310 - our own server
-                if response.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.1)
-    raise SystemExit("the server did not start")
-
-
-def _ms(value: str, unit: str) -> float:
-    return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
-
-
 def load_wrk(url: str) -> dict[str, float]:
     out = subprocess.run(  # noqa: S603 - fixed arguments
         [
@@ -194,7 +180,7 @@ def load_wrk(url: str) -> dict[str, float]:
     ).stdout  # fmt: skip
     log(out)
     latency = {
-        share: _ms(value, unit)
+        share: wrk_ms(value, unit)
         for share, value, unit in re.findall(
             r"^\s+(50|99)%\s+([\d.]+)(us|ms|s)$", out, re.M
         )
