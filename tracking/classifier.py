@@ -107,9 +107,9 @@ def _scanner_reason(
         return "followed the hidden trap link (T7)"
     if machine:
         return machine
-    for name, label in lists.SCANNER_NETWORKS.items():
-        if lists.networks(name).holds(address):
-            return f"known scanner network: {label} ({hit.ip})"
+    label = lists.scanner_network(address)
+    if label:
+        return f"known scanner network: {label} ({hit.ip})"
     if hit.kind == OPEN and (hit.email_id, hit.ip) in history.trap_ips:
         return "fetched by an address that followed the trap link"
     if hit.kind != CLICK:

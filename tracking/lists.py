@@ -110,6 +110,26 @@ def networks(name: str) -> NetworkSet:
 
 
 @cache
+def scanner_networks() -> tuple[NetworkSet, tuple[tuple[str, NetworkSet], ...]]:
+    """Every scanner network in one set (a hit's address is looked up once; most are in
+    none), and each list with the label a reason names it by, in SCANNER_NETWORKS order."""
+    labelled = tuple(
+        (label, networks(name)) for name, label in SCANNER_NETWORKS.items()
+    )
+    return NetworkSet(
+        c for name in SCANNER_NETWORKS for c in read_lines(name)
+    ), labelled
+
+
+def scanner_network(parsed: tuple[int, int] | None) -> str:
+    """The label of the first scanner list holding the address, or ""."""
+    every, labelled = scanner_networks()
+    if not every.holds(parsed):
+        return ""
+    return next(label for label, found in labelled if found.holds(parsed))
+
+
+@cache
 def scanner_agents() -> tuple[str, ...]:
     """Beacon's own machine-agent substrings (lower case): gateways and link scanners
     that crawler-user-agents does not know."""
@@ -288,8 +308,21 @@ def agent_facts(user_agent: str) -> tuple[str, str, bool]:
     return machine, provider, agent.strip() == APPLE_MPP_AGENT
 
 
+def warm_lists() -> None:
+    """Load and compile every list now, so that a long-lived process (the ingestor)
+    does not pay for it while its first batch waits."""
+    for name in NETWORK_LISTS:
+        networks(name)
+    scanner_networks()
+    mail_client_agents()
+    crawler_index()
+    _scanner_pattern()
+    _proxy_pattern()
+
+
 def reload_lists() -> None:
     networks.cache_clear()
+    scanner_networks.cache_clear()
     scanner_agents.cache_clear()
     mail_client_agents.cache_clear()
     proxy_agents.cache_clear()

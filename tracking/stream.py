@@ -27,6 +27,7 @@ from django.db import (
 )
 
 from config.outages import transient
+from tracking import lists
 from tracking.ingest import Batch, Notify, classify_batch, ingest_hits, store_batch
 from tracking.notifications import BackgroundNotifier, notify_tracking_events
 
@@ -176,6 +177,7 @@ class StreamIngestor:
         a batch twice is harmless (events are unique by hit id). Any other error is a
         bug: it ends the loop.
         """
+        lists.warm_lists()  # not while the first batch waits
         outage = Outage()
         notifier = BackgroundNotifier()
         self.notify = notifier

@@ -179,6 +179,38 @@ def test_a_parsed_address_lookup_matches_the_string_lookup(ip: str) -> None:
         assert networks.holds(lists.ip_value(ip) if ip else None) == (ip in networks)
 
 
+def test_the_scanner_lookup_names_the_first_list_holding_the_address() -> None:
+    """One lookup for all scanner lists gives what asking each list in order gives."""
+    samples = [
+        "40.92.1.2",
+        "40.107.3.4",
+        "2a01:111:f403::9",
+        "8.8.8.8",
+        "10.0.0.1",
+        "::1",
+    ]
+    for name in lists.SCANNER_NETWORKS:
+        samples += [line.split("/")[0] for line in lists.read_lines(name)[:3]]
+    for ip in samples:
+        parsed = lists.ip_value(ip)
+        expected = next(
+            (label for name, label in lists.SCANNER_NETWORKS.items()
+             if lists.networks(name).holds(parsed)),
+            "",
+        )  # fmt: skip
+        assert lists.scanner_network(parsed) == expected, ip
+    assert lists.scanner_network(lists.ip_value("40.92.1.2"))
+    assert lists.scanner_network(None) == ""
+
+
+def test_warming_loads_every_list_once() -> None:
+    lists.reload_lists()
+    lists.warm_lists()
+    assert lists.crawler_index.cache_info().currsize == 1
+    assert lists.scanner_networks.cache_info().currsize == 1
+    assert lists.networks.cache_info().currsize == len(lists.NETWORK_LISTS)
+
+
 ENDPOINTS_JSON = """[
  {"id": 1, "serviceArea": "Exchange", "urls": ["outlook.office.com"],
   "ips": ["40.96.0.0/13", "2603:1006::/40"]},
