@@ -30,6 +30,7 @@ from settings_admin.services import (
     account_settings_update,
     normalise_never_log_pattern,
     sending_identity_check,
+    sending_identity_send_confirmation,
 )
 
 MB = 1024 * 1024
@@ -367,11 +368,21 @@ class SendingIdentityForm(forms.ModelForm):
 @admin.register(SendingIdentity)
 class SendingIdentityAdmin(admin.ModelAdmin):
     form = SendingIdentityForm
-    list_display = ["email", "user", "kind", "created_at"]
+    list_display = ["email", "user", "kind", "created_at", "confirmed_at"]
     list_select_related = ["user"]
     search_fields = ["email", "user__username", "user__email"]
     list_filter = ["kind"]
     autocomplete_fields = ["user"]
+
+    def save_model(
+        self, request: HttpRequest, obj: SendingIdentity, form: Any, change: bool
+    ) -> None:
+        """An address added or changed here waits for its owner's confirmation (U2),
+        as one added on the settings page does."""
+        if not change or {"email", "user"} & set(form.changed_data):
+            obj.confirmed_at = None
+        super().save_model(request, obj, form, change)
+        sending_identity_send_confirmation(identity=obj)
 
 
 @admin.register(BlockedNetwork)

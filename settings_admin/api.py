@@ -333,9 +333,18 @@ class IdentityOutput(serializers.Serializer[Any]):
     )
     email = serializers.EmailField()
     kind = serializers.ChoiceField(choices=SendingIdentityKind.choices)
+    confirmed = serializers.SerializerMethodField(
+        help_text="False until the owner opens the link mailed to the address: until "
+        "then it logs nothing and creates no contact (U2). The login email is confirmed."
+    )
 
     class Meta:
         ref_name = "SendingIdentity"
+
+    def get_confirmed(self, identity: Any) -> bool:
+        if isinstance(identity, dict):
+            return True  # the login email
+        return identity.confirmed_at is not None
 
 
 class IdentityListApi(APIView):
@@ -366,7 +375,8 @@ class IdentityListApi(APIView):
     @extend_schema(
         operation_id="identities_create",
         tags=["settings"],
-        summary="Add an alias the caller sends from",
+        summary="Add an alias the caller sends from; it logs once confirmed by the "
+        "link mailed to it",
         request=InputSerializer,
         responses={201: IdentityOutput, 409: ERRORS[400], **ERRORS},
     )

@@ -183,7 +183,11 @@ class SendingIdentityKind(models.TextChoices):
 
 
 class SendingIdentity(models.Model):
-    """An address a user may send from; only these can log email or create contacts (U2)."""
+    """An address a user may send from; only these can log email or create contacts (U2).
+
+    An added address counts once it is confirmed (U2): its owner opened, signed in, the
+    signed link Beacon mailed to it. Until then it logs nothing and creates no contact.
+    """
 
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -197,6 +201,7 @@ class SendingIdentity(models.Model):
         default=SendingIdentityKind.ALIAS,
     )
     created_at = models.DateTimeField(auto_now_add=True)
+    confirmed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         verbose_name_plural = "sending identities"

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
+from datetime import timedelta
 from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.core import signing
 from django.db.models import Q, QuerySet
 from django.shortcuts import get_object_or_404
 
-from config.api import NotAllowed
+from config.api import DomainError, NotAllowed
 from settings_admin.models import (
     AccountSettings,
     BlockedNetwork,
@@ -162,13 +164,15 @@ def never_log_matches(emails: Iterable[str], patterns: Iterable[str]) -> set[str
 
 
 def sending_identity_user(email: str) -> AbstractBaseUser | None:
-    """The user who may send from `email`: their login email, an inbox or an alias (U2)."""
+    """The user who may send from `email`: their login email, or an inbox or alias they
+    confirmed (U2). An unconfirmed address is nobody's yet."""
     email = email.strip().lower()
     identity = (
         SendingIdentity.objects.select_related("user").filter(email=email).first()
     )
     if identity is not None:
-        return identity.user if identity.user.is_active else None
+        confirmed = identity.confirmed_at is not None
+        return identity.user if confirmed and identity.user.is_active else None
     User = get_user_model()
     return (
         User.objects.filter(email__iexact=email, is_active=True).order_by("pk").first()
@@ -180,7 +184,9 @@ def sending_addresses(user: AbstractBaseUser) -> list[str]:
         [getattr(user, "email", "").lower()] if getattr(user, "email", "") else []
     )
     addresses += list(
-        SendingIdentity.objects.filter(user_id=user.pk).values_list("email", flat=True)
+        SendingIdentity.objects.filter(
+            user_id=user.pk, confirmed_at__isnull=False
+        ).values_list("email", flat=True)
     )
     return addresses
 
@@ -225,6 +231,46 @@ def never_log_entry_get_for_user(
 
 def sending_identities_for_user(user: AbstractBaseUser) -> QuerySet[SendingIdentity]:
     return SendingIdentity.objects.filter(user_id=user.pk).order_by("email", "id")
+
+
+IDENTITY_SALT = "beacon.sending-identity.confirm"
+IDENTITY_LINK_DAYS = 3
+
+
+class ConfirmationInvalid(DomainError):
+    """A confirmation link that is not Beacon's, was altered, is another user's, or is
+    for an address removed since."""
+
+    code = "confirmation_invalid"
+
+
+class ConfirmationExpired(DomainError):
+    """A confirmation link older than IDENTITY_LINK_DAYS days."""
+
+    code = "confirmation_expired"
+
+
+def sending_identity_for_token(
+    user: AbstractBaseUser, token: str, *, for_update: bool = False
+) -> SendingIdentity:
+    """The identity a confirmation link names (signed with SECRET_KEY, timestamped), if
+    it is `user`'s. Another user's link is refused as invalid: it neither confirms nor
+    tells which address it is for (U2)."""
+    try:
+        payload = signing.loads(
+            token, salt=IDENTITY_SALT, max_age=timedelta(days=IDENTITY_LINK_DAYS)
+        )
+    except signing.SignatureExpired as exc:
+        raise ConfirmationExpired("This link has expired.") from exc
+    except signing.BadSignature as exc:
+        raise ConfirmationInvalid("This link is not valid.") from exc
+    identities = SendingIdentity.objects.filter(user_id=user.pk)
+    if for_update:
+        identities = identities.select_for_update()
+    identity = identities.filter(pk=payload.get("i"), email=payload.get("e")).first()
+    if identity is None or payload.get("u") != user.pk:
+        raise ConfirmationInvalid("This link is not valid.")
+    return identity
 
 
 def sending_identity_get_for_user(user: AbstractBaseUser, pk: Any) -> SendingIdentity:

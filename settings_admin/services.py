@@ -4,10 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
+from django.core import signing
 from django.core.exceptions import ValidationError
+from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
+from django.urls import reverse
+from django.utils import timezone
 
 from config.api import Conflict, DomainError
 from settings_admin.models import (
@@ -20,8 +25,11 @@ from settings_admin.models import (
     new_bcc_secret,
 )
 from settings_admin.selectors import (
+    IDENTITY_LINK_DAYS,
+    IDENTITY_SALT,
     account_settings_get,
     locked_user_fields,
+    sending_identity_for_token,
     user_settings_get,
 )
 
@@ -150,6 +158,8 @@ def sending_identity_check(*, user: AbstractBaseUser, email: str) -> str:
 def sending_identity_add(
     *, user: AbstractBaseUser, email: str, kind: str = "alias"
 ) -> SendingIdentity:
+    """The address, unconfirmed: it logs nothing until its owner opens the link mailed
+    to it (U2). Adding one's own address again answers it (and mails no new link)."""
     clean = sending_identity_check(user=user, email=email)
     existing = SendingIdentity.objects.filter(email=clean).first()
     if existing is not None:
@@ -158,12 +168,56 @@ def sending_identity_add(
         raise Conflict({"email": clean}, code="identity_taken")
     try:
         with transaction.atomic():
-            return SendingIdentity.objects.create(
+            identity = SendingIdentity.objects.create(
                 user_id=user.pk, email=clean, kind=kind
             )
     except IntegrityError as exc:
         # Claimed by a concurrent request between our check and our write.
         raise Conflict({"email": clean}, code="identity_taken") from exc
+    sending_identity_send_confirmation(identity=identity)
+    return identity
+
+
+def sending_identity_token(identity: SendingIdentity) -> str:
+    """Signed with SECRET_KEY and timestamped: the identity, its owner and its address."""
+    payload = {"i": identity.pk, "u": identity.user_id, "e": identity.email}
+    return signing.dumps(payload, salt=IDENTITY_SALT, compress=True)
+
+
+def sending_identity_send_confirmation(*, identity: SendingIdentity) -> None:
+    """Mails the confirmation link to the address itself, after commit: only someone
+    who reads that mailbox can confirm it."""
+    if identity.confirmed_at is not None:
+        return
+    path = reverse("settings-identity-confirm", args=[sending_identity_token(identity)])
+    link = f"{settings.PUBLIC_BASE_URL.rstrip('/')}{path}"
+    body = (
+        f"{identity.user} added {identity.email} as an address they send from in "
+        f"Beacon. Until it is confirmed, email from it is not logged.\n\n"
+        f"To confirm, open this link while signed in to Beacon as {identity.user} "
+        f"(it works for {IDENTITY_LINK_DAYS} days):\n{link}\n\n"
+        "If you did not expect this, ignore this email: nothing changes.\n"
+    )
+    address = identity.email
+    transaction.on_commit(
+        lambda: send_mail(
+            "Confirm the address you send from",
+            body,
+            None,
+            [address],
+            fail_silently=True,  # the page offers to send it again
+        )
+    )
+
+
+@transaction.atomic
+def sending_identity_confirm(*, user: AbstractBaseUser, token: str) -> SendingIdentity:
+    """Confirms the identity a link names, for its owner only (U2)."""
+    identity = sending_identity_for_token(user, token, for_update=True)
+    if identity.confirmed_at is None:
+        identity.confirmed_at = timezone.now()
+        identity.save(update_fields=["confirmed_at"])
+    return identity
 
 
 @transaction.atomic

@@ -71,6 +71,19 @@ urlpatterns: list[URLPattern | URLResolver] = [
         name="settings-identity-remove",
     ),
     path(
+        "settings/identities/<int:pk>/resend/",
+        views.identity_resend,
+        name="settings-identity-resend",
+    ),
+    path(
+        "settings/identities/confirm/<str:token>/",
+        views.identity_confirm,
+        name="settings-identity-confirm",
+    ),
+    path(
+        "settings/bcc/regenerate/", views.bcc_regenerate, name="settings-bcc-regenerate"
+    ),
+    path(
         "settings/notifications/",
         views.notification_settings,
         name="settings-notifications",

@@ -28,12 +28,17 @@ from settings_admin.forms import (
     NeverLogForm,
     lock_reasons,
 )
-from settings_admin.models import NeverLogScope
+from settings_admin.models import NeverLogScope, SendingIdentity
 from tracking.selectors import tracked_email_get_for_user
 
 IDENTITY_ERRORS = {
     "identity_exists": "This is your sign-in address already.",
     "identity_taken": "This address belongs to another user.",
+}
+CONFIRMATION_ERRORS = {
+    "confirmation_expired": "This link has expired. Send a new one from your settings.",
+    "confirmation_invalid": "This link is not valid for you. Open it signed in as "
+    "the user who added the address, or send a new one from your settings.",
 }
 
 
@@ -66,7 +71,9 @@ def _page(
 ) -> HttpResponse:
     user: Any = request.user
     entries = list(selectors.never_log_entries_for_user(user))
+    account = selectors.account_settings_get()
     context = {
+        "bcc_address": selectors.user_settings_get(user).bcc_address(account),
         "defaults_form": bound.get("defaults_form") or _defaults_form(request),
         "never_log_form": bound.get("never_log_form") or NeverLogForm(),
         "identity_form": bound.get("identity_form") or IdentityForm(),
@@ -148,9 +155,66 @@ def identity_add(request: HttpRequest) -> HttpResponse:
         except Conflict as exc:
             form.add_error("email", IDENTITY_ERRORS.get(exc.code, str(exc.detail)))
         else:
-            messages.success(request, f"You can now send from {identity.email}.")
+            messages.success(request, _identity_added(identity))
             return redirect("settings")
     return _page(request, 400, identity_form=form)
+
+
+def _identity_added(identity: SendingIdentity) -> str:
+    if identity.confirmed_at is not None:
+        return f"You already send from {identity.email}."
+    return (
+        f"We sent a link to {identity.email}. Open it while signed in to confirm "
+        "the address; until then email from it is not logged."
+    )
+
+
+@login_required
+@require_POST
+def identity_resend(request: HttpRequest, pk: int) -> HttpResponse:
+    identity = selectors.sending_identity_get_for_user(request.user, pk)  # type: ignore[arg-type]
+    services.sending_identity_send_confirmation(identity=identity)
+    messages.success(request, _identity_added(identity))
+    return redirect("settings")
+
+
+@login_required
+def identity_confirm(request: HttpRequest, token: str) -> HttpResponse:
+    """The link mailed to an added address: a GET asks (mail scanners open links), a
+    POST confirms, for the user who added it only (U2)."""
+    try:
+        if request.method == "POST":
+            identity = services.sending_identity_confirm(user=request.user, token=token)  # type: ignore[arg-type]
+            messages.success(
+                request, f"{identity.email} is confirmed: you send from it."
+            )
+            return redirect("settings")
+        identity = selectors.sending_identity_for_token(request.user, token)  # type: ignore[arg-type]
+    except DomainError as exc:
+        error = CONFIRMATION_ERRORS.get(exc.code, str(exc.detail))
+        return render(
+            request,
+            "settings_admin/identity_confirm.html",
+            {"error": error},
+            status=400,
+        )
+    return render(
+        request, "settings_admin/identity_confirm.html", {"identity": identity}
+    )
+
+
+@login_required
+def bcc_regenerate(request: HttpRequest) -> HttpResponse:
+    """A GET asks first; a POST gives the rep a new personal BCC address (the API's
+    service): the old one stops logging at once."""
+    if request.method == "POST":
+        services.user_bcc_regenerate(user=request.user)  # type: ignore[arg-type]
+        messages.success(
+            request,
+            "Your BCC address is new: update it wherever you saved the old one.",
+        )
+        return redirect("settings")
+    return render(request, "settings_admin/bcc_regenerate.html")
 
 
 @login_required

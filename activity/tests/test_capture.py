@@ -18,6 +18,8 @@ from settings_admin.models import AccountSettings
 from settings_admin.services import (
     never_log_add,
     sending_identity_add,
+    sending_identity_confirm,
+    sending_identity_token,
     user_settings_update,
 )
 
@@ -100,7 +102,13 @@ def test_it_rejects_a_sender_that_is_not_an_identity_for_review(
 def test_it_logs_mail_sent_from_an_alias(
     alice: Any, alice_api: APIClient, post_inbound: PostInbound, anna: Contact
 ) -> None:
-    sending_identity_add(user=alice, email="Alice.Sales@Beacon.example")
+    alias = sending_identity_add(user=alice, email="Alice.Sales@Beacon.example")
+    unconfirmed = post_inbound(
+        alice_api,
+        raw(message(sender="alice.sales@beacon.example", message_id="<a1@x>")),
+    )
+    assert unconfirmed.status == InboundStatus.REJECTED  # not hers until confirmed
+    sending_identity_confirm(user=alice, token=sending_identity_token(alias))
     inbound = post_inbound(alice_api, raw(message(sender="alice.sales@beacon.example")))
     assert inbound.status == InboundStatus.LOGGED
     assert inbound.logged_email is not None

@@ -336,8 +336,18 @@ def test_it_lists_the_login_email_and_the_callers_aliases(
     body = alice_api.get("/api/v1/settings/identities/").json()
 
     assert body["results"] == [
-        {"id": None, "email": "alice@beacon.example", "kind": "login"},
-        {"id": alias.pk, "email": "sales@beacon.example", "kind": "alias"},
+        {
+            "id": None,
+            "email": "alice@beacon.example",
+            "kind": "login",
+            "confirmed": True,
+        },
+        {
+            "id": alias.pk,
+            "email": "sales@beacon.example",
+            "kind": "alias",
+            "confirmed": False,
+        },
     ]
 
 

@@ -1,18 +1,24 @@
 // "Copy" buttons: <button data-copy="#id-of-element-with-the-text">. The text stays
-// selectable without script; with it, one press puts it on the clipboard.
+// selectable without script; with it, one press (click, Enter or Space) puts it on the
+// clipboard and a polite live region next to the button says "Copied" to screen readers.
 for (const button of document.querySelectorAll("button[data-copy]")) {
   button.hidden = false;
+  const status = document.createElement("span");
+  status.className = "copy-status";
+  status.setAttribute("role", "status");
+  button.after(status);
+  let timer;
   button.addEventListener("click", async () => {
     const source = document.querySelector(button.dataset.copy);
     const text = source.value ?? source.textContent.trim();
-    const label = button.textContent;
     try {
       await navigator.clipboard.writeText(text);
-      button.textContent = "Copied";
+      status.textContent = "Copied";
     } catch {
       window.getSelection().selectAllChildren(source);
-      button.textContent = "Press Ctrl+C";
+      status.textContent = "Selected: press Ctrl+C to copy";
     }
-    window.setTimeout(() => { button.textContent = label; }, 2000);
+    window.clearTimeout(timer);
+    timer = window.setTimeout(() => { status.textContent = ""; }, 4000);
   });
 }

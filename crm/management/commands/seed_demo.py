@@ -43,7 +43,12 @@ from crm.services import (
 )
 from settings_admin.models import Seat, SendingIdentityKind
 from settings_admin.selectors import account_settings_get, user_settings_get
-from settings_admin.services import sending_identity_add, user_settings_update
+from settings_admin.services import (
+    sending_identity_add,
+    sending_identity_confirm,
+    sending_identity_token,
+    user_settings_update,
+)
 
 SEED = 2026
 EMAIL_DOMAIN = "beacon.example"
@@ -275,10 +280,14 @@ class Command(BaseCommand):
         with transaction.atomic():
             account_settings_get()
             users = {spec.username: self.seed_user(spec, tally) for spec in USERS}
-            sending_identity_add(
+            alias = sending_identity_add(
                 user=users["alice"],
                 email=f"sales@{EMAIL_DOMAIN}",
                 kind=SendingIdentityKind.ALIAS,
+            )
+            # As if alice had opened the link mailed to it (U2).
+            sending_identity_confirm(
+                user=users["alice"], token=sending_identity_token(alias)
             )
             companies = self.seed_companies(users, tally)
             contacts = self.seed_contacts(plan_contacts(rng), users, tally)
