@@ -243,6 +243,8 @@ class Choice:
     label: str
     detail: str
     chosen: bool
+    # False: the user may not change the record, so may not link it (shown, not ticked).
+    linkable: bool = True
 
 
 def _label(kind: str, record: Any) -> tuple[str, str]:
@@ -255,8 +257,11 @@ def _label(kind: str, record: Any) -> tuple[str, str]:
     return record.subject, record.stage.name
 
 
-def association_choices(email: LoggedEmail, q: str) -> dict[str, list[Choice]]:
-    """Per kind: the email's records (chosen), then those matching `q` (not chosen)."""
+def association_choices(
+    email: LoggedEmail, q: str, user: User | AnonymousUser
+) -> dict[str, list[Choice]]:
+    """Per kind: the email's records (chosen), then those matching `q` (not chosen);
+    a found record the user may not change is not linkable (V1)."""
     loaded = {
         "contacts": (crm.contacts_with_details, crm.contact_list),
         "companies": (crm.companies_with_details, crm.company_list),
@@ -269,8 +274,17 @@ def association_choices(email: LoggedEmail, q: str) -> dict[str, list[Choice]]:
         chosen = {record.pk for record in current}
         found = list(search(q=q).exclude(pk__in=chosen)[:PICKER_RESULTS]) if q else []
         choices[kind] = [
-            Choice(kind, record.pk, *_label(kind, record), chosen=record.pk in chosen)
-            for record in [*current, *found]
+            Choice(kind, record.pk, *_label(kind, record), chosen=True)
+            for record in current
+        ] + [
+            Choice(
+                kind,
+                record.pk,
+                *_label(kind, record),
+                chosen=False,
+                linkable=crm.record_writable_by(user, record),  # type: ignore[arg-type]
+            )
+            for record in found
         ]
     return choices
 

@@ -14,8 +14,9 @@ from django.db import transaction
 from django.utils import timezone
 
 from activity.models import LoggedEmail, LogRegistration
-from activity.selectors import RECORD_MODELS, records_missing
+from activity.selectors import RECORD_MODELS, association_ids, records_missing
 from config.api import DomainError
+from crm.selectors import record_check_writable
 
 
 class InvalidAssociation(DomainError):
@@ -81,10 +82,22 @@ def logged_email_associations_set(
     actor: User,
     associations: dict[str, list[int]],
 ) -> LoggedEmail:
-    """Replaces the associations of the kinds given; other kinds stay as they are."""
+    """Replaces the associations of the kinds given; other kinds stay as they are.
+
+    Linking the email to a record adds to that record's timeline: the actor must be
+    allowed to change each record newly linked (V1, the record edits' own check), or
+    nothing changes. Records kept or unlinked are not checked: the email is the
+    actor's own, which they may delete from every timeline anyway."""
     missing = records_missing(associations)
     if missing:
         raise InvalidAssociation(missing)
+    current = association_ids(email)
+    for kind, ids in associations.items():
+        added = set(ids) - set(current[kind])
+        for record in (
+            RECORD_MODELS[kind]._default_manager.filter(pk__in=added).order_by("pk")
+        ):
+            record_check_writable(actor, record)  # type: ignore[arg-type]
     for kind, ids in associations.items():
         getattr(email, kind).set(ids)  # records_missing has checked they all exist
     return email

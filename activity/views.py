@@ -244,7 +244,7 @@ def logged_email_associations(request: HttpRequest, pk: int) -> HttpResponse:
     context = {
         "email": email,
         "q": q,
-        "choices": association_choices(email, q),
+        "choices": association_choices(email, q, request.user),
         "next": _next_url(request, ""),
         "can_edit": email.sender_id == request.user.pk or request.user.is_superuser,
     }
