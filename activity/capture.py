@@ -73,6 +73,15 @@ class Rejected(Exception):
         self.detail = detail
 
 
+# L5: mail naming nobody (no To or Cc but the sender's own and Beacon's addresses) is
+# the sender's own: logged on no record, found in their "Logged to no record" list.
+NO_RECIPIENT_NOTE = {
+    "code": "no_recipient",
+    "detail": "The message names no recipient, so it is on no record yet: "
+    "choose its records with Associations.",
+}
+
+
 # -- lookups kept for one task run --------------------------------------------------------
 
 
@@ -261,7 +270,7 @@ def email_log(
         thread=thread if parents else None,
         run=run,
     )
-    if chosen.is_empty():
+    if chosen.is_empty() and recipients:
         raise Rejected(
             "no_records",
             "No recipient can be logged to: each is on a never-log list, lacks a legal "
@@ -272,6 +281,7 @@ def email_log(
     email.notes = (
         parsed.notes
         + authentication_notes(inbound)
+        + ([] if recipients or not chosen.is_empty() else [NO_RECIPIENT_NOTE])
         + _attachments_save(email, parsed.parts, settings)
     )
     if email.notes:

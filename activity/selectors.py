@@ -144,6 +144,25 @@ def logged_email_get_for_user(
     return email
 
 
+UNLINKED_SHOWN = 20
+
+
+def logged_unlinked_for_user(user: User | AnonymousUser) -> QuerySet[LoggedEmail]:
+    """The user's own logged emails on no record (mail naming no recipient, L5, or
+    whose records were all taken off), newest first: theirs to associate."""
+    return (
+        LoggedEmail.objects.visible()
+        .filter(
+            sender_id=user.pk,
+            contacts=None,
+            companies=None,
+            deals=None,
+            tickets=None,
+        )
+        .order_by("-sent_at", "-id")
+    )
+
+
 def attachment_get_for_user(user: User | AnonymousUser, pk: int) -> Attachment:
     """Downloadable by signed-in users only, and never from a deleted email (L6)."""
     if not user.is_authenticated:

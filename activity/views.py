@@ -32,10 +32,12 @@ from activity.api import attachment_response, sanitise_html
 from activity.models import LoggedEmail
 from activity.selectors import (
     RECORD_MODELS,
+    UNLINKED_SHOWN,
     BadCursor,
     association_choices,
     attachment_get_for_user,
     logged_email_get_for_user,
+    logged_unlinked_for_user,
     record_get,
     thread_emails,
     timeline_page,
@@ -439,6 +441,7 @@ def feed(request: HttpRequest) -> HttpResponse:
         "companies": feed_companies(request.user),
         "query": query.urlencode(),
         "filtered": any(value not in ("", None) for value in vars(filters).values()),
+        "unlinked": logged_unlinked_for_user(request.user)[:UNLINKED_SHOWN],
     }
     return render(request, "activity/feed.html", context)
 
