@@ -9,12 +9,11 @@ from django.test import Client
 from django.urls import reverse
 from rest_framework.test import APIClient
 
-from activity.models import InboundStatus, LoggedEmail
+from activity.models import InboundStatus
 from activity.selectors import association_ids
 from activity.tests.conftest import PostInbound
 from activity.tests.mail import message, raw
 from crm.models import Contact
-from settings_admin.services import never_log_add
 
 pytestmark = pytest.mark.django_db
 NOBODY: dict[str, list[int]] = {
@@ -45,16 +44,6 @@ def test_mail_naming_no_recipient_is_logged_on_no_record_with_a_note(
     assert association_ids(email) == NOBODY
     assert [note["code"] for note in email.notes] == ["no_recipient"]
     assert Contact.objects.count() == 0
-
-
-def test_mail_whose_recipients_are_all_excluded_still_waits_for_review(
-    alice_api: APIClient, post_inbound: PostInbound
-) -> None:
-    never_log_add(pattern="*@lawyers.example")
-    inbound = post_inbound(alice_api, raw(message(to=["counsel@lawyers.example"])))
-    assert inbound.status == InboundStatus.REJECTED
-    assert inbound.reason == "no_records"
-    assert not LoggedEmail.objects.exists()
 
 
 def test_the_sender_finds_it_on_the_activity_page_and_nobody_else_does(
