@@ -11,6 +11,7 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser, User
+from django.db import connection
 from django.db.models import Count, Min, Model, Q, QuerySet
 from django.shortcuts import get_object_or_404
 
@@ -19,6 +20,7 @@ from config.api import NotAllowed
 from crm import selectors as crm
 from crm.models import Company, Contact, Deal, Ticket
 from settings_admin.models import AccountSettings, UserSettings
+from tracking.models import COUNTED_VERDICTS
 
 RECORD_MODELS: dict[str, type[Model]] = {
     "contacts": Contact,
@@ -94,13 +96,83 @@ def timeline_page(
 ) -> tuple[list[LoggedEmail], str | None]:
     """One page of the record's timeline and the cursor of the next, if any.
     Raises BadCursor for a cursor this never made."""
-    rows = timeline_queryset(record)
-    if cursor:
-        rows = rows.filter(_after(*cursor_decode(cursor)))
-    page = list(rows[: size + 1])
+    page = list(_timeline_rows(record, cursor)[: size + 1])
     if len(page) <= size:
         return page, None
     return page[:size], cursor_encode(page[size - 1])
+
+
+def _timeline_rows(record: Model, cursor: str | None) -> QuerySet[LoggedEmail]:
+    rows = timeline_queryset(record)
+    if cursor:
+        rows = rows.filter(_after(*cursor_decode(cursor)))
+    return rows
+
+
+# Everything a page of timeline cards shows, per email (activity/_email_card.html and
+# the mute buttons), as JSON: the row, its tracked email, attachments, the number of
+# associations, the counted events grouped as tracking.selectors.email_statuses groups
+# them, and the visible links; then the viewer's mutes. A change to any of them
+# changes the digest, so a page cached under it is never stale.
+_FINGERPRINT_SQL = """
+WITH page AS ({page})
+SELECT md5(concat(
+  (SELECT json_agg(json_build_array(
+      e.id, e.is_pinned, e.sent_at, e.subject, e.from_name, e.from_address, e.to,
+      e.cc, e.notes, e.sender_id, e.thread_id, e.tracked_email_id, e.deleted_at,
+      t.sender_id, t.contact_id, t.is_anonymous, t.sent_at,
+      (SELECT json_agg(json_build_array(a.id, a.filename, a.size, a.is_inline)
+                       ORDER BY a.id)
+         FROM activity_attachment a WHERE a.logged_email_id = e.id),
+      (SELECT count(*) FROM activity_loggedemail_contacts x
+        WHERE x.loggedemail_id = e.id)
+      + (SELECT count(*) FROM activity_loggedemail_companies x
+          WHERE x.loggedemail_id = e.id)
+      + (SELECT count(*) FROM activity_loggedemail_deals x
+          WHERE x.loggedemail_id = e.id)
+      + (SELECT count(*) FROM activity_loggedemail_tickets x
+          WHERE x.loggedemail_id = e.id),
+      (SELECT json_agg(json_build_array(v.kind, v.link_id, v.n, v.last)
+                       ORDER BY v.kind, v.link_id)
+         FROM (SELECT kind, link_id, count(*) AS n, max(occurred_at) AS last
+                 FROM tracking_trackingevent
+                WHERE email_id = t.id AND verdict = ANY(%s)
+                GROUP BY kind, link_id) v),
+      (SELECT json_agg(json_build_array(k.id, k.url) ORDER BY k.id)
+         FROM tracking_trackedlink k WHERE k.email_id = t.id AND NOT k.is_trap))
+    ORDER BY p.is_pinned DESC, p.sent_at DESC, p.id DESC)
+     FROM page p
+     JOIN activity_loggedemail e ON e.id = p.id
+     LEFT JOIN tracking_trackedemail t ON t.id = e.tracked_email_id),
+  '#',
+  (SELECT json_agg(json_build_array(m.id, m.email_id, m.contact_id) ORDER BY m.id)
+     FROM settings_admin_notificationmute m WHERE m.user_id = %s)
+))
+"""
+
+
+def timeline_fingerprint(
+    record: Model, user: User | AnonymousUser, *, cursor: str | None, size: int
+) -> str | None:
+    """A digest of what `timeline_page(record, cursor=cursor, size=size)` shows to
+    `user`, in one query (PostgreSQL; None elsewhere). Its page is the selector's
+    own keyset query. Raises BadCursor as timeline_page does."""
+    if connection.vendor != "postgresql":
+        return None
+    page = (
+        _timeline_rows(record, cursor)
+        .select_related(None)
+        .prefetch_related(None)
+        .values("id", "is_pinned", "sent_at")[: size + 1]
+    )
+    sql, params = page.query.sql_with_params()
+    with connection.cursor() as cursor_:
+        cursor_.execute(
+            _FINGERPRINT_SQL.format(page=sql),
+            [*params, list(COUNTED_VERDICTS), user.pk],
+        )
+        row = cursor_.fetchone()
+    return str(row[0]) if row else None
 
 
 def _link_name(record: Model) -> str:

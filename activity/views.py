@@ -22,8 +22,10 @@ from django.http import (
 )
 from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.safestring import mark_safe
 from django.views.decorators.clickjacking import xframe_options_sameorigin
 from django.views.decorators.http import require_GET, require_POST
 
@@ -42,6 +44,7 @@ from activity.selectors import (
     thread_emails,
     timeline_page,
 )
+from activity.timeline_cache import cached_timeline
 from config.api import DomainError, caller
 from tracking.models import COUNTED_VERDICTS, TrackedEmail, Verdict
 from tracking.selectors import (
@@ -151,19 +154,38 @@ def timeline_cards(
 
 
 def timeline_context(request: HttpRequest, record: Model, kind: str) -> dict[str, Any]:
-    """The record page's timeline: the page after `?cursor=` (first without one)."""
+    """The record page's timeline: the page after `?cursor=` (first without one), its
+    cards' HTML from activity.timeline_cache."""
+    cursor = request.GET.get("cursor") or None
+    page_url = reverse(RECORD_PAGES[kind], args=[record.pk])
+    timeline_url = reverse("timeline-page", args=[kind, record.pk])
+
+    def render_page(csrf_token: str) -> str:
+        emails, next_cursor = timeline_page(record, cursor=cursor, size=TIMELINE_CARDS)
+        context = {
+            "timeline_cards": timeline_cards(request, emails, next_url=page_url),
+            "timeline_next": next_cursor,
+            "timeline_url": timeline_url,
+            "timeline_first": cursor is None,
+            "csrf_token": csrf_token,
+        }
+        return render_to_string("activity/_timeline_page.html", context, request)
+
     try:
-        emails, cursor = timeline_page(
-            record, cursor=request.GET.get("cursor"), size=TIMELINE_CARDS
+        html = cached_timeline(
+            request,
+            record,
+            kind,
+            cursor=cursor,
+            size=TIMELINE_CARDS,
+            render=render_page,
         )
     except BadCursor as exc:
         raise Http404("Unknown cursor.") from exc
-    page_url = reverse(RECORD_PAGES[kind], args=[record.pk])
     return {
-        "timeline_cards": timeline_cards(request, emails, next_url=page_url),
-        "timeline_next": cursor,
-        "timeline_url": reverse("timeline-page", args=[kind, record.pk]),
-        "timeline_first": not request.GET.get("cursor"),
+        "timeline_html": mark_safe(html),  # noqa: S308 - our own template's output
+        "timeline_url": timeline_url,
+        "timeline_first": cursor is None,
     }
 
 
@@ -176,12 +198,9 @@ def timeline_fragment(request: HttpRequest, kind: str, pk: int) -> HttpResponse:
         raise Http404("No such record kind.")
     record = record_get(kind, pk)
     context = timeline_context(request, record, kind)
-    template = (
-        "activity/_timeline_page.html"
-        if wants_fragment(request)
-        else "activity/timeline_page.html"
-    )
-    return render(request, template, {**context, "record": record})
+    if wants_fragment(request):
+        return HttpResponse(context["timeline_html"])
+    return render(request, "activity/timeline_page.html", {**context, "record": record})
 
 
 def _card_or_back(request: HttpRequest, email: LoggedEmail) -> HttpResponse:

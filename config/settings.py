@@ -155,6 +155,10 @@ if REDIS_URL:
             "KEY_PREFIX": env_str("CACHE_PREFIX", "beacon"),
         }
     }
+    # Sessions read from Redis (written through to the database, which stays the
+    # durable copy): a signed-in page no longer costs a session query. Only with a
+    # shared cache: a per-process one would keep a signed-out session alive elsewhere.
+    SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
 else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
