@@ -114,6 +114,19 @@ if DATABASE_URL:
             conn_health_checks=True,
         )
     }
+    # DB_POOL_SIZE > 0: a psycopg pool of that many connections per process instead
+    # of a persistent connection per thread. The ASGI process (`live` in the Procfile)
+    # needs it: Django runs each request's sync code on a thread of its own there, and
+    # per-thread connections, opened per request, pile up until PostgreSQL refuses
+    # more. A request waits up to DB_POOL_TIMEOUT seconds for a free connection.
+    DB_POOL_SIZE = env_int("DB_POOL_SIZE", 0)
+    if DB_POOL_SIZE > 0:
+        DATABASES["default"]["CONN_MAX_AGE"] = 0
+        DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+            "min_size": 1,
+            "max_size": DB_POOL_SIZE,
+            "timeout": env_int("DB_POOL_TIMEOUT", 10),
+        }
 else:
     DATABASES = {
         "default": {
