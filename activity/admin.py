@@ -13,7 +13,26 @@ REVIEW_REASONS: dict[str, tuple[str, str]] = {
     "sender_not_identity": (
         "The sender is not one of your users' addresses, so nobody may log it.",
         "If a user sends from this address, add it to their sending addresses "
-        "(Sending identities), then re-process the message.",
+        "(Sending identities) and have them open the confirmation link mailed to it; "
+        "an address still unconfirmed counts as nobody's. Then re-process the message.",
+    ),
+    "sender_not_owner": (
+        "It came in on one user's personal BCC address but was sent from another "
+        "user's address, so it is not logged as either.",
+        "Ask the sender to BCC their own address (shown on their settings page). "
+        "Re-processing will not change the outcome.",
+    ),
+    "dmarc_fail": (
+        "The sender's domain publishes DMARC and this message fails it: it may be "
+        "forged, so it is never logged.",
+        "If the mail is genuine, the domain's SPF or DKIM setup needs fixing; ask the "
+        "sender to use their personal BCC address once it passes.",
+    ),
+    "dmarc_unverified": (
+        "It came to the account-wide BCC address, which logs only mail whose sender's "
+        "domain passes DMARC, and this one could not be verified.",
+        "Ask the sender to BCC their personal address (on their settings page) "
+        "instead, then resend; re-processing will not change the outcome.",
     ),
     "sender_mismatch": (
         "It was posted by a user for mail sent from someone else's address.",
@@ -82,7 +101,7 @@ class InboundEmailAdmin(admin.ModelAdmin):
         )
         return format_html(
             "<strong>{}</strong><br>{}<br><em>What to do:</em> {}",
-            obj.reason.replace("_", " ").capitalize(),
+            obj.reason.replace("_", " ").capitalize().replace("Dmarc", "DMARC"),
             what,
             action,
         )
