@@ -1,4 +1,5 @@
-"""What every API shares: the one error shape, domain errors, strict input, pagination.
+"""What every API shares: the one error shape, domain errors, strict input, pagination,
+and the schema of a standard operation.
 
 Every error leaves the API as `{"error": CODE, "detail": ...}`. Services raise
 `DomainError` subclasses with a stable `code`; serializers raise DRF validation errors,
@@ -8,7 +9,8 @@ per-field `{"code", "message"}` entries.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied
@@ -16,8 +18,9 @@ from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, JsonResponse
 from django.urls import Resolver404, resolve
 from django.views.decorators.csrf import csrf_exempt
-from drf_spectacular.utils import OpenApiParameter
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import exceptions, serializers, status
+from rest_framework.fields import empty
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -202,6 +205,27 @@ def caller(request: Request | HttpRequest) -> User:
     return request.user
 
 
+S = TypeVar("S", bound=serializers.BaseSerializer[Any])
+
+
+def named_serializer(ref_name: str, base: type[S], fields: dict[str, Any]) -> type[S]:
+    """A serializer class made from `fields`, the schema's component `ref_name`.
+
+    DRF orders a serializer's fields by when each field was made: make them in order."""
+    meta = type("Meta", (), {"ref_name": ref_name})
+    return type(ref_name, (base,), {**fields, "Meta": meta})
+
+
+def validated(
+    serializer_class: type[serializers.Serializer[Any]], data: Any
+) -> dict[str, Any]:
+    """`data` (a request's body or query) as `serializer_class` validates it; a 400 with
+    the errors per field if it is not valid."""
+    serializer = serializer_class(data=data)
+    serializer.is_valid(raise_exception=True)
+    return dict(serializer.validated_data)
+
+
 def paginated(
     request: Request,
     view: APIView,
@@ -224,19 +248,17 @@ def paginated_schema(
 
     One class per name, so the schema has one component per paginated shape.
     """
-    if name in _PAGINATED:
-        return _PAGINATED[name]
-    _PAGINATED[name] = type(
-        f"Paginated{name}List",
-        (serializers.Serializer,),
-        {
-            "count": serializers.IntegerField(),
-            "next": serializers.URLField(allow_null=True),
-            "previous": serializers.URLField(allow_null=True),
-            "results": item(many=True),
-            "Meta": type("Meta", (), {"ref_name": f"Paginated{name}List"}),
-        },
-    )
+    if name not in _PAGINATED:
+        _PAGINATED[name] = named_serializer(
+            f"Paginated{name}List",
+            serializers.Serializer,
+            {
+                "count": serializers.IntegerField(),
+                "next": serializers.URLField(allow_null=True),
+                "previous": serializers.URLField(allow_null=True),
+                "results": item(many=True),
+            },
+        )
     return _PAGINATED[name]
 
 
@@ -251,3 +273,50 @@ class ErrorOutput(serializers.Serializer[Any]):
 
 
 ERRORS: dict[int, Any] = {400: ErrorOutput, 403: ErrorOutput, 404: ErrorOutput}
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def operation(
+    operation_id: str,
+    responses: dict[Any, Any],
+    *,
+    tag: str | None = None,
+    summary: str | None = None,
+    description: str | None = None,
+    parameters: list[Any] | None = None,
+    request: Any = empty,
+    errors: dict[int, Any] = ERRORS,
+) -> Callable[[F], F]:
+    """The schema of one operation: `@operation("contacts_read", {200: ContactOutput},
+    tag="contacts")`. `errors` follow the view's own responses (the framework's own,
+    401 and the like, are config/schema.py's); `request=None` is an operation without
+    a body."""
+    return extend_schema(
+        operation_id=operation_id,
+        tags=None if tag is None else [tag],
+        summary=summary,
+        description=description,
+        parameters=parameters,
+        request=request,
+        responses={**responses, **errors},
+    )
+
+
+def list_operation(
+    operation_id: str,
+    item: type[serializers.Serializer[Any]],
+    name: str,
+    *,
+    filters: list[Any] | None = None,
+    **described: Any,
+) -> Callable[[F], F]:
+    """The schema of a list that `paginated(...)` answers: items of `item`, in pages
+    (the component `Paginated{name}List`), filtered by `filters`."""
+    return operation(
+        operation_id,
+        {200: paginated_schema(item, name)},
+        parameters=[*(filters or []), *PAGE_PARAMETERS],
+        **described,
+    )

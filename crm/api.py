@@ -1,48 +1,44 @@
 """REST API for CRM records: contacts, companies, deals, tickets, pipelines (A1, R1-R5).
 
 Their associations are crm/api_links.py's; the shapes they answer with are
-crm/serializers.py's. One APIView per URL (deals and tickets share theirs, configured by
-kind), one operation per HTTP method, each with its own input serializer:
-input is validated strictly (unknown fields are refused), writes go through
+crm/serializers.py's. One set of views serves every kind of record, configured by kind
+(`as_view(kind=CONTACTS)`), one operation per HTTP method, each with its own input
+serializer: input is validated strictly (unknown fields are refused), writes go through
 `crm.services`, reads through `crm.selectors` and its access helpers.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.db.models import QuerySet
-from drf_spectacular.utils import (
-    extend_schema,
-)
 from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from config.api import (
-    ERRORS,
-    PAGE_PARAMETERS,
     EmailAddressField,
     StrictSerializer,
     caller,
+    list_operation,
+    named_serializer,
+    operation,
     paginated,
-    paginated_schema,
+    validated,
 )
 from config.schema import KindSchema
-from crm import selectors, services
+from crm import kinds, selectors
 from crm.models import (
     ContactSource,
-    Deal,
     LegalBasis,
     MarketingStatus,
     Pipeline,
     PipelineKind,
     Stage,
-    Ticket,
     TicketPriority,
 )
 from crm.serializers import (
@@ -52,6 +48,8 @@ from crm.serializers import (
     ContactOutput,
     DealDetailOutput,
     DealOutput,
+    PipelineFilter,
+    PipelineOutput,
     PipelineRecordFilter,
     RecordFilter,
     TicketDetailOutput,
@@ -59,8 +57,9 @@ from crm.serializers import (
 )
 
 User = get_user_model()
+Fields = dict[str, serializers.Field[Any, Any, Any, Any]]
 
-# Fields several input serializers share (the API plumbing itself is config/api.py).
+# The fields of each kind's input: all of them on update are optional (`create` False).
 
 
 def _owner_field() -> serializers.PrimaryKeyRelatedField[Any]:
@@ -72,31 +71,17 @@ def _owner_field() -> serializers.PrimaryKeyRelatedField[Any]:
     )
 
 
-def _with_default_owner(request: Request, data: dict[str, Any]) -> dict[str, Any]:
-    return {"owner": caller(request), **data}
-
-
-def _filters(serializer_class: type[RecordFilter], request: Request) -> dict[str, Any]:
-    serializer = serializer_class(data=request.query_params)
-    serializer.is_valid(raise_exception=True)
-    return dict(serializer.validated_data)
-
-
-# Contacts.
-
-
-def _contact_input(ref_name: str, *, create: bool) -> type[StrictSerializer]:
-    """A contact's input: on create its addresses are required, on update nothing is."""
-    emails = serializers.ListField(
-        child=EmailAddressField(),
-        allow_empty=False,
-        required=create,
-        help_text="The first address is the primary one."
-        if create
-        else "Replaces all addresses; the first is the primary one.",
-    )
-    fields = {
-        "emails": emails,
+def _contact_fields(create: bool) -> Fields:
+    """On create its addresses are required, on update nothing is."""
+    return {
+        "emails": serializers.ListField(
+            child=EmailAddressField(),
+            allow_empty=False,
+            required=create,
+            help_text="The first address is the primary one."
+            if create
+            else "Replaces all addresses; the first is the primary one.",
+        ),
         "first_name": serializers.CharField(
             max_length=150, required=False, allow_blank=True
         ),
@@ -110,416 +95,217 @@ def _contact_input(ref_name: str, *, create: bool) -> type[StrictSerializer]:
         "legal_basis": serializers.ChoiceField(
             choices=LegalBasis.choices, required=False, allow_blank=True
         ),
-        "Meta": type("Meta", (), {"ref_name": ref_name}),
     }
-    return type(f"{ref_name}Input", (StrictSerializer,), fields)
 
-
-class ContactListApi(APIView):
-    InputSerializer = _contact_input("ContactCreate", create=True)
-
-    @extend_schema(
-        operation_id="contacts_list",
-        tags=["contacts"],
-        summary="Contacts, searched by name or any email",
-        parameters=[RecordFilter, *PAGE_PARAMETERS],
-        responses={200: paginated_schema(ContactOutput, "Contact"), **ERRORS},
-    )
-    def get(self, request: Request) -> Response:
-        contacts = selectors.contact_list(**_filters(RecordFilter, request))
-        return paginated(request, self, contacts, ContactOutput)
-
-    @extend_schema(
-        operation_id="contacts_create",
-        tags=["contacts"],
-        summary="Create a contact; it joins its company by email domain (R5)",
-        request=InputSerializer,
-        responses={201: ContactOutput, **ERRORS},
-    )
-    def post(self, request: Request) -> Response:
-        serializer = self.InputSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        contact = services.contact_create(
-            **_with_default_owner(request, serializer.validated_data),
-            created_via=ContactSource.API,
-        )
-        contact = selectors.contact_get_for_user(request.user, contact.pk)
-        return Response(ContactOutput(contact).data, status=status.HTTP_201_CREATED)
-
-
-class ContactDetailApi(APIView):
-    InputSerializer = _contact_input("ContactUpdate", create=False)
-
-    @extend_schema(
-        operation_id="contacts_read",
-        tags=["contacts"],
-        responses={200: ContactOutput, **ERRORS},
-    )
-    def get(self, request: Request, pk: int) -> Response:
-        contact = selectors.contact_get_for_user(request.user, pk)
-        return Response(ContactOutput(contact).data)
-
-    @extend_schema(
-        operation_id="contacts_update",
-        tags=["contacts"],
-        request=InputSerializer,
-        responses={200: ContactOutput, **ERRORS},
-    )
-    def patch(self, request: Request, pk: int) -> Response:
-        contact = selectors.contact_get_for_user(request.user, pk, write=True)
-        serializer = self.InputSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        services.contact_update(contact=contact, data=dict(serializer.validated_data))
-        contact = selectors.contact_get_for_user(request.user, pk)
-        return Response(ContactOutput(contact).data)
-
-    @extend_schema(
-        operation_id="contacts_delete",
-        tags=["contacts"],
-        responses={204: None, **ERRORS},
-    )
-    def delete(self, request: Request, pk: int) -> Response:
-        contact = selectors.contact_get_for_user(request.user, pk, write=True)
-        services.contact_delete(contact=contact)
-        return Response(status=status.HTTP_204_NO_CONTENT)
-
-
-# Companies.
 
 DOMAIN_PATTERN = (
     r"^(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}$"
 )
 
 
-def _domain_field(*, required: bool) -> serializers.RegexField:
-    return serializers.RegexField(
-        DOMAIN_PATTERN,
-        required=required,
-        error_messages={"invalid": "Enter a domain such as acme.com."},
-        help_text="Stored lower-case; unique.",
-    )
-
-
-class CompanyListApi(APIView):
-    class InputSerializer(StrictSerializer):
-        name = serializers.CharField(max_length=255)
-        domain = _domain_field(required=True)
-        owner = _owner_field()
-
-        class Meta:
-            ref_name = "CompanyCreate"
-
-    @extend_schema(
-        operation_id="companies_list",
-        tags=["companies"],
-        summary="Companies, searched by name or domain",
-        parameters=[RecordFilter, *PAGE_PARAMETERS],
-        responses={200: paginated_schema(CompanyOutput, "Company"), **ERRORS},
-    )
-    def get(self, request: Request) -> Response:
-        companies = selectors.company_list(**_filters(RecordFilter, request))
-        return paginated(request, self, companies, CompanyOutput)
-
-    @extend_schema(
-        operation_id="companies_create",
-        tags=["companies"],
-        request=InputSerializer,
-        responses={201: CompanyOutput, **ERRORS},
-    )
-    def post(self, request: Request) -> Response:
-        serializer = self.InputSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        company = services.company_create(
-            **_with_default_owner(request, serializer.validated_data)
-        )
-        return Response(CompanyOutput(company).data, status=status.HTTP_201_CREATED)
-
-
-class CompanyDetailApi(APIView):
-    class InputSerializer(StrictSerializer):
-        name = serializers.CharField(max_length=255, required=False)
-        domain = _domain_field(required=False)
-        owner = _owner_field()
-
-        class Meta:
-            ref_name = "CompanyUpdate"
-
-    @extend_schema(
-        operation_id="companies_read",
-        tags=["companies"],
-        responses={200: CompanyOutput, **ERRORS},
-    )
-    def get(self, request: Request, pk: int) -> Response:
-        company = selectors.company_get_for_user(request.user, pk)
-        return Response(CompanyOutput(company).data)
-
-    @extend_schema(
-        operation_id="companies_update",
-        tags=["companies"],
-        request=InputSerializer,
-        responses={200: CompanyOutput, **ERRORS},
-    )
-    def patch(self, request: Request, pk: int) -> Response:
-        company = selectors.company_get_for_user(request.user, pk, write=True)
-        serializer = self.InputSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        company = services.company_update(
-            company=company, data=dict(serializer.validated_data)
-        )
-        return Response(CompanyOutput(company).data)
-
-    @extend_schema(
-        operation_id="companies_delete",
-        tags=["companies"],
-        responses={204: None, **ERRORS},
-    )
-    def delete(self, request: Request, pk: int) -> Response:
-        company = selectors.company_get_for_user(request.user, pk, write=True)
-        services.company_delete(company=company)
-        return Response(status=status.HTTP_204_NO_CONTENT)
-
-
-# Deals and tickets: a pipeline and one of its stages (R3). One set of views serves both,
-# configured by kind: `as_view(kind=DEALS)` or `as_view(kind=TICKETS)`.
-
-
-def _pipeline_field(
-    kind: str, *, required: bool
-) -> serializers.PrimaryKeyRelatedField[Any]:
-    return serializers.PrimaryKeyRelatedField(
-        queryset=Pipeline.objects.filter(kind=kind), required=required
-    )
-
-
-def _stage_field(*, required: bool) -> serializers.PrimaryKeyRelatedField[Any]:
-    return serializers.PrimaryKeyRelatedField(
-        queryset=Stage.objects.select_related("pipeline"),
-        required=required,
-        help_text="A stage of the pipeline; another pipeline's is `invalid_stage`.",
-    )
-
-
-def _deal_fields() -> dict[str, serializers.Field[Any, Any, Any, Any]]:
+def _company_fields(create: bool) -> Fields:
     return {
+        "name": serializers.CharField(max_length=255, required=create),
+        "domain": serializers.RegexField(
+            DOMAIN_PATTERN,
+            required=create,
+            error_messages={"invalid": "Enter a domain such as acme.com."},
+            help_text="Stored lower-case; unique.",
+        ),
+        "owner": _owner_field(),
+    }
+
+
+def _pipeline_record_fields(kind: str, title: str, create: bool) -> Fields:
+    """What deals and tickets share (R3): on create the title, pipeline and stage are
+    required."""
+    return {
+        title: serializers.CharField(max_length=255, required=create),
+        "pipeline": serializers.PrimaryKeyRelatedField(
+            queryset=Pipeline.objects.filter(kind=kind), required=create
+        ),
+        "stage": serializers.PrimaryKeyRelatedField(
+            queryset=Stage.objects.select_related("pipeline"),
+            required=create,
+            help_text="A stage of the pipeline; another pipeline's is `invalid_stage`.",
+        ),
+    }
+
+
+def _deal_fields(create: bool) -> Fields:
+    return {
+        **_pipeline_record_fields(PipelineKind.DEAL, "name", create),
         "amount": serializers.DecimalField(
             max_digits=14, decimal_places=2, required=False, allow_null=True
         ),
         "close_date": serializers.DateField(required=False, allow_null=True),
-    }
-
-
-def _ticket_fields() -> dict[str, serializers.Field[Any, Any, Any, Any]]:
-    return {
-        "priority": serializers.ChoiceField(
-            choices=TicketPriority.choices, required=False
-        )
-    }
-
-
-def _pipeline_record_input(
-    ref_name: str,
-    kind: str,
-    title: str,
-    own_fields: Callable[[], dict[str, serializers.Field[Any, Any, Any, Any]]],
-    *,
-    create: bool,
-) -> type[StrictSerializer]:
-    """The input of a deal or ticket: on create (`create`) the title, pipeline and stage
-    are required; on update every field is optional."""
-    optional: dict[str, Any] = {} if create else {"required": False}
-    fields = {
-        title: serializers.CharField(max_length=255, **optional),
-        "pipeline": _pipeline_field(kind, required=create),
-        "stage": _stage_field(required=create),
-        **own_fields(),
         "owner": _owner_field(),
     }
-    meta = type("Meta", (), {"ref_name": ref_name})
-    return type(f"{ref_name}Input", (StrictSerializer,), {**fields, "Meta": meta})
+
+
+def _ticket_fields(create: bool) -> Fields:
+    return {
+        **_pipeline_record_fields(PipelineKind.TICKET, "subject", create),
+        "priority": serializers.ChoiceField(
+            choices=TicketPriority.choices, required=False
+        ),
+        "owner": _owner_field(),
+    }
 
 
 @dataclass(frozen=True)
-class PipelineRecordKind:
-    """What the API of deals and that of tickets differ in. Paths, tags and operation
-    ids are named after `plural`."""
+class ApiKind:
+    """What the API adds to a kind of record (crm/kinds.py). Paths, tags and operation
+    ids are named after its plural; the input components after its name
+    (`ContactCreate`, `ContactUpdate`)."""
 
-    plural: str
-    singular: str
+    kind: kinds.Kind
     searched_by: str
     output: type[serializers.Serializer[Any]]
-    detail_output: type[serializers.Serializer[Any]]
-    create_input: type[StrictSerializer]
-    update_input: type[StrictSerializer]
-    search: Callable[..., QuerySet[Any]]
-    get_for_user: Callable[..., Any]
-    create: Callable[..., Any]
+    input_fields: Callable[[bool], Fields]  # the input's fields; on create if True
+    # Deals and tickets read alone show their links too (`DealDetail`).
+    detail_output: type[serializers.Serializer[Any]] | None = None
+    create_summary: str | None = None
+    create_with: dict[str, Any] = field(default_factory=dict)  # more for the service
 
-    def detail(self, record: Deal | Ticket) -> dict[str, Any]:
-        """A deal or ticket as read alone: also its contacts and companies."""
+    @property
+    def plural(self) -> str:
+        return self.kind.plural
+
+    @property
+    def singular(self) -> str:
+        return self.kind.name
+
+    @property
+    def filter(self) -> type[RecordFilter]:
+        return RecordFilter if self.detail_output is None else PipelineRecordFilter
+
+    @cached_property
+    def create_input(self) -> type[StrictSerializer]:
+        return self._input("Create", create=True)
+
+    @cached_property
+    def update_input(self) -> type[StrictSerializer]:
+        return self._input("Update", create=False)
+
+    def _input(self, verb: str, *, create: bool) -> type[StrictSerializer]:
+        ref_name = f"{self.singular.title()}{verb}"
+        return named_serializer(ref_name, StrictSerializer, self.input_fields(create))
+
+    def detail(self, record: Any) -> dict[str, Any]:
+        """A record as read alone."""
+        data = self.output(record).data
+        if self.detail_output is None:
+            return data
         contacts = selectors.association_links(record, "contact")
         companies = selectors.association_links(record, "company")
         return {
-            **self.output(record).data,
+            **data,
             "contacts": ContactLinkOutput(contacts, many=True).data,
             "companies": CompanyLinkOutput(companies, many=True).data,
         }
 
 
-DEALS = PipelineRecordKind(
-    plural="deals",
-    singular="deal",
-    searched_by="name",
-    output=DealOutput,
-    detail_output=DealDetailOutput,
-    create_input=_pipeline_record_input(
-        "DealCreate", PipelineKind.DEAL, "name", _deal_fields, create=True
-    ),
-    update_input=_pipeline_record_input(
-        "DealUpdate", PipelineKind.DEAL, "name", _deal_fields, create=False
-    ),
-    search=selectors.deal_list,
-    get_for_user=selectors.deal_get_for_user,
-    create=services.deal_create,
+CONTACTS = ApiKind(
+    kinds.CONTACT,
+    "name or any email",
+    ContactOutput,
+    _contact_fields,
+    create_summary="Create a contact; it joins its company by email domain (R5)",
+    create_with={"created_via": ContactSource.API},
 )
-TICKETS = PipelineRecordKind(
-    plural="tickets",
-    singular="ticket",
-    searched_by="subject",
-    output=TicketOutput,
-    detail_output=TicketDetailOutput,
-    create_input=_pipeline_record_input(
-        "TicketCreate", PipelineKind.TICKET, "subject", _ticket_fields, create=True
-    ),
-    update_input=_pipeline_record_input(
-        "TicketUpdate", PipelineKind.TICKET, "subject", _ticket_fields, create=False
-    ),
-    search=selectors.ticket_list,
-    get_for_user=selectors.ticket_get_for_user,
-    create=services.ticket_create,
+COMPANIES = ApiKind(kinds.COMPANY, "name or domain", CompanyOutput, _company_fields)
+DEALS = ApiKind(kinds.DEAL, "name", DealOutput, _deal_fields, DealDetailOutput)
+TICKETS = ApiKind(
+    kinds.TICKET, "subject", TicketOutput, _ticket_fields, TicketDetailOutput
 )
 
 
 # No docstrings on the views configured by kind: a view's docstring becomes the
 # description of every operation of every kind in the OpenAPI schema.
-class PipelineRecordListApi(APIView):
-    kind = DEALS
+class RecordListApi(APIView):
+    kind = CONTACTS
     schema = KindSchema()
 
     def operation(self, method: str) -> Any:
-        kind = self.kind
+        kind, tag = self.kind, self.kind.plural
         if method == "get":
-            return extend_schema(
-                operation_id=f"{kind.plural}_list",
-                tags=[kind.plural],
-                summary=f"{kind.plural.title()}, searched by {kind.searched_by}",
-                parameters=[PipelineRecordFilter, *PAGE_PARAMETERS],
-                responses={
-                    200: paginated_schema(kind.output, kind.singular.title()),
-                    **ERRORS,
-                },
+            return list_operation(
+                f"{tag}_list",
+                kind.output,
+                kind.singular.title(),
+                filters=[kind.filter],
+                tag=tag,
+                summary=f"{tag.title()}, searched by {kind.searched_by}",
             )
-        return extend_schema(
-            operation_id=f"{kind.plural}_create",
-            tags=[kind.plural],
+        return operation(
+            f"{tag}_create",
+            {201: kind.detail_output or kind.output},
+            tag=tag,
+            summary=kind.create_summary,
             request=kind.create_input,
-            responses={201: kind.detail_output, **ERRORS},
         )
 
     def get(self, request: Request) -> Response:
-        records = self.kind.search(**_filters(PipelineRecordFilter, request))
+        filters = validated(self.kind.filter, request.query_params)
+        records = self.kind.kind.search(**filters)
         return paginated(request, self, records, self.kind.output)
 
     def post(self, request: Request) -> Response:
-        serializer = self.kind.create_input(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        record = self.kind.create(
-            **_with_default_owner(request, serializer.validated_data)
+        data = validated(self.kind.create_input, request.data)
+        record = self.kind.kind.create(
+            **{"owner": caller(request), **data}, **self.kind.create_with
         )
+        record = self.kind.kind.get_for_user(request.user, record.pk)
         return Response(self.kind.detail(record), status=status.HTTP_201_CREATED)
 
 
-class PipelineRecordDetailApi(APIView):
-    kind = DEALS
+class RecordDetailApi(APIView):
+    kind = CONTACTS
     schema = KindSchema()
 
     def operation(self, method: str) -> Any:
-        kind = self.kind
+        kind, tag = self.kind, self.kind.plural
+        output = kind.detail_output or kind.output
         if method == "get":
-            return extend_schema(
-                operation_id=f"{kind.plural}_read",
-                tags=[kind.plural],
-                summary=f"A {kind.singular} with its contacts and companies",
-                responses={200: kind.detail_output, **ERRORS},
-            )
+            linked = f"A {kind.singular} with its contacts and companies"
+            summary = linked if kind.detail_output else None
+            return operation(f"{tag}_read", {200: output}, tag=tag, summary=summary)
         if method == "patch":
-            return extend_schema(
-                operation_id=f"{kind.plural}_update",
-                tags=[kind.plural],
-                request=kind.update_input,
-                responses={200: kind.detail_output, **ERRORS},
+            return operation(
+                f"{tag}_update", {200: output}, tag=tag, request=kind.update_input
             )
-        return extend_schema(
-            operation_id=f"{kind.plural}_delete",
-            tags=[kind.plural],
-            responses={204: None, **ERRORS},
-        )
+        return operation(f"{tag}_delete", {204: None}, tag=tag)
 
     def get(self, request: Request, pk: int) -> Response:
-        record = self.kind.get_for_user(request.user, pk)
-        return Response(self.kind.detail(record))
+        return Response(self._read(request, pk))
 
     def patch(self, request: Request, pk: int) -> Response:
-        record = self.kind.get_for_user(request.user, pk, write=True)
-        serializer = self.kind.update_input(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        services.record_update(record=record, data=dict(serializer.validated_data))
-        record = self.kind.get_for_user(request.user, pk)
-        return Response(self.kind.detail(record))
+        record = self.kind.kind.get_for_user(request.user, pk, write=True)
+        self.kind.kind.update(record, validated(self.kind.update_input, request.data))
+        return Response(self._read(request, pk))
 
     def delete(self, request: Request, pk: int) -> Response:
-        record = self.kind.get_for_user(request.user, pk, write=True)
-        services.record_delete(record=record)
+        self.kind.kind.delete(self.kind.kind.get_for_user(request.user, pk, write=True))
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+    def _read(self, request: Request, pk: int) -> dict[str, Any]:
+        return self.kind.detail(self.kind.kind.get_for_user(request.user, pk))
 
 
 # Pipelines.
 
 
-class StageOutput(serializers.Serializer[Any]):
-    id = serializers.IntegerField()
-    name = serializers.CharField()
-    position = serializers.IntegerField()
-    is_closed = serializers.BooleanField()
-
-    class Meta:
-        ref_name = "Stage"
-
-
 class PipelineListApi(APIView):
-    class FilterSerializer(serializers.Serializer[Any]):
-        kind = serializers.ChoiceField(choices=PipelineKind.choices, required=False)
-
-        class Meta:
-            ref_name = "PipelineFilter"
-
-    class OutputSerializer(serializers.Serializer[Any]):
-        id = serializers.IntegerField()
-        name = serializers.CharField()
-        kind = serializers.ChoiceField(choices=PipelineKind.choices)
-        stages = StageOutput(many=True)
-
-        class Meta:
-            ref_name = "Pipeline"
-
-    @extend_schema(
-        operation_id="pipelines_list",
-        tags=["pipelines"],
+    @list_operation(
+        "pipelines_list",
+        PipelineOutput,
+        "Pipeline",
+        filters=[PipelineFilter],
+        tag="pipelines",
         summary="Deal and ticket pipelines with their open and closed stages",
-        parameters=[FilterSerializer, *PAGE_PARAMETERS],
-        responses={200: paginated_schema(OutputSerializer, "Pipeline"), **ERRORS},
     )
     def get(self, request: Request) -> Response:
-        filters = self.FilterSerializer(data=request.query_params)
-        filters.is_valid(raise_exception=True)
-        pipelines = selectors.pipeline_list(**filters.validated_data)
-        return paginated(request, self, pipelines, self.OutputSerializer)
+        filters = validated(PipelineFilter, request.query_params)
+        pipelines = selectors.pipeline_list(**filters)
+        return paginated(request, self, pipelines, PipelineOutput)

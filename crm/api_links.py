@@ -11,18 +11,17 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db.models import Model
-from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from config.api import (
-    ERRORS,
-    PAGE_PARAMETERS,
     StrictSerializer,
+    list_operation,
+    operation,
     paginated,
-    paginated_schema,
+    validated,
 )
 from config.schema import KindSchema
 from crm import selectors, services
@@ -108,31 +107,28 @@ class RecordLink:
         return services.association_create(left=record, right=data[self.right])
 
     def operation(self, method: str) -> Any:
-        prefix = f"{self.left}_{self.right}"
+        prefix, left, right = f"{self.left}_{self.right}", self.left, self.right
         if method == "get":
-            return extend_schema(
-                operation_id=f"{prefix}_list",
-                tags=["associations"],
-                summary=f"The {self.right} records linked to a {self.left}, newest first",
-                parameters=PAGE_PARAMETERS,
-                responses={
-                    200: paginated_schema(self.output, self.output.Meta.ref_name),
-                    **ERRORS,
-                },
+            return list_operation(
+                f"{prefix}_list",
+                self.output,
+                self.output.Meta.ref_name,
+                tag="associations",
+                summary=f"The {right} records linked to a {left}, newest first",
             )
         if method == "post":
-            return extend_schema(
-                operation_id=f"{prefix}_create",
-                tags=["associations"],
-                summary=f"Link a {self.right} to a {self.left}",
+            return operation(
+                f"{prefix}_create",
+                {201: self.output},
+                tag="associations",
+                summary=f"Link a {right} to a {left}",
                 request=self.input,
-                responses={201: self.output, **ERRORS},
             )
-        return extend_schema(
-            operation_id=f"{prefix}_delete",
-            tags=["associations"],
-            summary=f"Unlink a {self.right} from a {self.left}",
-            responses={204: None, **ERRORS},
+        return operation(
+            f"{prefix}_delete",
+            {204: None},
+            tag="associations",
+            summary=f"Unlink a {right} from a {left}",
         )
 
 
@@ -165,13 +161,10 @@ class RecordLinkListApi(APIView):
 
     def post(self, request: Request, pk: int) -> Response:
         record = self.link.get_left(request, pk, write=True)
-        serializer = self.link.input(data=request.data)
-        serializer.is_valid(raise_exception=True)
+        data = validated(self.link.input, request.data)
         # A link changes both records: the caller must be allowed to change each.
-        selectors.record_check_writable(
-            request.user, serializer.validated_data[self.link.right]
-        )
-        link = self.link.create(record, dict(serializer.validated_data))
+        selectors.record_check_writable(request.user, data[self.link.right])
+        link = self.link.create(record, data)
         return Response(self.link.output(link).data, status=status.HTTP_201_CREATED)
 
 
@@ -194,15 +187,12 @@ class RecordLinkDeleteApi(APIView):
 class CompanyContactListApi(APIView):
     OutputSerializer = CompanyContactLinkOutput
 
-    @extend_schema(
-        operation_id="company_contact_list",
-        tags=["associations"],
+    @list_operation(
+        "company_contact_list",
+        OutputSerializer,
+        "CompanyContactLink",
+        tag="associations",
         summary="The contacts of a company, primary ones first",
-        parameters=PAGE_PARAMETERS,
-        responses={
-            200: paginated_schema(OutputSerializer, "CompanyContactLink"),
-            **ERRORS,
-        },
     )
     def get(self, request: Request, pk: int) -> Response:
         company = selectors.company_get_for_user(request.user, pk)

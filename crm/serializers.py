@@ -5,11 +5,24 @@ from each serializer's Meta.ref_name.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
+from rest_framework.serializers import (
+    BooleanField,
+    CharField,
+    ChoiceField,
+    DateField,
+    DateTimeField,
+    DecimalField,
+    EmailField,
+    IntegerField,
+)
 
+from config.api import named_serializer
 from config.parsers import INT_MAX
 from crm import selectors
 from crm.models import (
@@ -17,6 +30,7 @@ from crm.models import (
     ContactSource,
     LegalBasis,
     MarketingStatus,
+    PipelineKind,
     TicketPriority,
 )
 
@@ -35,59 +49,31 @@ class UserRef(serializers.Serializer[Any]):
         return str(user.get_full_name() or user.get_username())
 
 
-class CompanyRef(serializers.Serializer[Any]):
-    id = serializers.IntegerField()
-    name = serializers.CharField()
-    domain = serializers.CharField()
-
-    class Meta:
-        ref_name = "CompanyRef"
-
-
-class ContactRef(serializers.Serializer[Any]):
-    id = serializers.IntegerField()
-    full_name = serializers.CharField()
-    primary_email = serializers.EmailField()
-
-    class Meta:
-        ref_name = "ContactRef"
+def _shape(
+    ref_name: str, **fields: Callable[[], serializers.Field[Any, Any, Any, Any]]
+) -> type[serializers.Serializer[Any]]:
+    """A record's `id` and `fields`, each made by its factory (a field or serializer
+    class), in this order: DRF orders a serializer's fields by when each was made."""
+    made = {name: make() for name, make in {"id": IntegerField, **fields}.items()}
+    return named_serializer(ref_name, serializers.Serializer, made)
 
 
-class StageRef(serializers.Serializer[Any]):
-    id = serializers.IntegerField()
-    name = serializers.CharField()
-    is_closed = serializers.BooleanField()
+CompanyRef = _shape("CompanyRef", name=CharField, domain=CharField)
+ContactRef = _shape("ContactRef", full_name=CharField, primary_email=EmailField)
+StageRef = _shape("StageRef", name=CharField, is_closed=BooleanField)
+PipelineRef = _shape("PipelineRef", name=CharField)
+DealRef = _shape("DealRef", name=CharField, pipeline=PipelineRef, stage=StageRef)
+TicketRef = _shape("TicketRef", subject=CharField, pipeline=PipelineRef, stage=StageRef)
 
-    class Meta:
-        ref_name = "StageRef"
-
-
-class PipelineRef(serializers.Serializer[Any]):
-    id = serializers.IntegerField()
-    name = serializers.CharField()
-
-    class Meta:
-        ref_name = "PipelineRef"
-
-
-class DealRef(serializers.Serializer[Any]):
-    id = serializers.IntegerField()
-    name = serializers.CharField()
-    pipeline = PipelineRef()
-    stage = StageRef()
-
-    class Meta:
-        ref_name = "DealRef"
-
-
-class TicketRef(serializers.Serializer[Any]):
-    id = serializers.IntegerField()
-    subject = serializers.CharField()
-    pipeline = PipelineRef()
-    stage = StageRef()
-
-    class Meta:
-        ref_name = "TicketRef"
+StageOutput = _shape(
+    "Stage", name=CharField, position=IntegerField, is_closed=BooleanField
+)
+PipelineOutput = _shape(
+    "Pipeline",
+    name=CharField,
+    kind=partial(ChoiceField, choices=PipelineKind.choices),
+    stages=partial(StageOutput, many=True),
+)
 
 
 # Association links (R4): the other record and when the link was made.
@@ -118,9 +104,8 @@ def _link_output(
 ) -> type[serializers.Serializer[Any]]:
     """A link from the record in the path: the other record (`field`) and when the link
     was made."""
-    meta = type("Meta", (), {"ref_name": ref_name})
-    fields = {field: ref(), "created_at": serializers.DateTimeField(), "Meta": meta}
-    return type(f"{ref_name}Output", (serializers.Serializer,), fields)
+    fields = {field: ref(), "created_at": serializers.DateTimeField()}
+    return named_serializer(ref_name, serializers.Serializer, fields)
 
 
 ContactLinkOutput = _link_output("contact", ContactRef, "ContactLink")
@@ -172,49 +157,46 @@ class CompanyOutput(serializers.Serializer[Any]):
         ref_name = "Company"
 
 
-class DealOutput(serializers.Serializer[Any]):
-    id = serializers.IntegerField()
-    name = serializers.CharField()
-    pipeline = PipelineRef()
-    stage = StageRef()
-    amount = serializers.DecimalField(max_digits=14, decimal_places=2, allow_null=True)
-    close_date = serializers.DateField(allow_null=True)
-    owner = UserRef(allow_null=True)
-    created_at = serializers.DateTimeField()
-    updated_at = serializers.DateTimeField()
-
-    class Meta:
-        ref_name = "Deal"
-
-
-class TicketOutput(serializers.Serializer[Any]):
-    id = serializers.IntegerField()
-    subject = serializers.CharField()
-    pipeline = PipelineRef()
-    stage = StageRef()
-    priority = serializers.ChoiceField(choices=TicketPriority.choices)
-    owner = UserRef(allow_null=True)
-    created_at = serializers.DateTimeField()
-    updated_at = serializers.DateTimeField()
-
-    class Meta:
-        ref_name = "Ticket"
+def _pipeline_record_output(
+    ref_name: str,
+    title: str,
+    **own: Callable[[], serializers.Field[Any, Any, Any, Any]],
+) -> type[serializers.Serializer[Any]]:
+    """A deal or ticket: its `title` field, pipeline and stage, `own` fields, owner."""
+    return _shape(
+        ref_name,
+        **{title: CharField},
+        pipeline=PipelineRef,
+        stage=StageRef,
+        **own,
+        owner=partial(UserRef, allow_null=True),
+        created_at=DateTimeField,
+        updated_at=DateTimeField,
+    )
 
 
-class DealDetailOutput(DealOutput):
-    contacts = ContactLinkOutput(many=True)
-    companies = CompanyLinkOutput(many=True)
+def _with_links(
+    output: type[serializers.Serializer[Any]], ref_name: str
+) -> type[serializers.Serializer[Any]]:
+    """A deal or ticket as read alone: also the contacts and companies linked to it."""
+    links = {
+        "contacts": ContactLinkOutput(many=True),
+        "companies": CompanyLinkOutput(many=True),
+    }
+    return named_serializer(ref_name, output, links)
 
-    class Meta:
-        ref_name = "DealDetail"
 
-
-class TicketDetailOutput(TicketOutput):
-    contacts = ContactLinkOutput(many=True)
-    companies = CompanyLinkOutput(many=True)
-
-    class Meta:
-        ref_name = "TicketDetail"
+DealOutput = _pipeline_record_output(
+    "Deal",
+    "name",
+    amount=partial(DecimalField, max_digits=14, decimal_places=2, allow_null=True),
+    close_date=partial(DateField, allow_null=True),
+)
+TicketOutput = _pipeline_record_output(
+    "Ticket", "subject", priority=partial(ChoiceField, choices=TicketPriority.choices)
+)
+DealDetailOutput = _with_links(DealOutput, "DealDetail")
+TicketDetailOutput = _with_links(TicketOutput, "TicketDetail")
 
 
 class RecordFilter(serializers.Serializer[Any]):
@@ -236,3 +218,10 @@ class PipelineRecordFilter(RecordFilter):
 
     class Meta:
         ref_name = "PipelineRecordFilter"
+
+
+class PipelineFilter(serializers.Serializer[Any]):
+    kind = serializers.ChoiceField(choices=PipelineKind.choices, required=False)
+
+    class Meta:
+        ref_name = "PipelineFilter"

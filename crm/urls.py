@@ -4,12 +4,29 @@ from django.urls import URLPattern, URLResolver, path
 
 from crm import api, api_links, views
 
+
+def api_record_paths(kind: api.ApiKind) -> tuple[URLPattern, URLPattern]:
+    return (
+        path(
+            f"{kind.plural}/",
+            api.RecordListApi.as_view(kind=kind),
+            name=f"api-{kind.singular}-list",
+        ),
+        path(
+            f"{kind.plural}/<int:pk>/",
+            api.RecordDetailApi.as_view(kind=kind),
+            name=f"api-{kind.singular}",
+        ),
+    )
+
+
 # Mounted under /api/v1/ by config/urls.py.
 api_urlpatterns: list[URLPattern | URLResolver] = [
-    path("contacts/", api.ContactListApi.as_view(), name="api-contact-list"),
-    path("contacts/<int:pk>/", api.ContactDetailApi.as_view(), name="api-contact"),
-    path("companies/", api.CompanyListApi.as_view(), name="api-company-list"),
-    path("companies/<int:pk>/", api.CompanyDetailApi.as_view(), name="api-company"),
+    *[
+        pattern
+        for kind in (api.CONTACTS, api.COMPANIES)
+        for pattern in api_record_paths(kind)
+    ],
     path(
         "companies/<int:pk>/contacts/",
         api_links.CompanyContactListApi.as_view(),
@@ -34,18 +51,7 @@ api_urlpatterns: list[URLPattern | URLResolver] = [
     *[
         pattern
         for kind in (api.DEALS, api.TICKETS)
-        for pattern in (
-            path(
-                f"{kind.plural}/",
-                api.PipelineRecordListApi.as_view(kind=kind),
-                name=f"api-{kind.singular}-list",
-            ),
-            path(
-                f"{kind.plural}/<int:pk>/",
-                api.PipelineRecordDetailApi.as_view(kind=kind),
-                name=f"api-{kind.singular}",
-            ),
-        )
+        for pattern in api_record_paths(kind)
     ],
     path("pipelines/", api.PipelineListApi.as_view(), name="api-pipeline-list"),
 ]
