@@ -9,6 +9,7 @@ per-field `{"code", "message"}` entries.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -216,6 +217,17 @@ def named_serializer(ref_name: str, base: type[S], fields: dict[str, Any]) -> ty
     return type(ref_name, (base,), {**fields, "Meta": meta})
 
 
+def record_shape(
+    ref_name: str, **fields: Callable[[], serializers.Field[Any, Any, Any, Any]]
+) -> type[serializers.Serializer[Any]]:
+    """An output of a record's `id` and `fields`, the schema's component `ref_name`.
+    Each field is made by its factory (a field or serializer class, or a partial of
+    one), in this order: `record_shape("StageRef", name=CharField)`."""
+    factories = {"id": serializers.IntegerField, **fields}
+    made = {name: make() for name, make in factories.items()}
+    return named_serializer(ref_name, serializers.Serializer, made)
+
+
 def validated(
     serializer_class: type[serializers.Serializer[Any]], data: Any
 ) -> dict[str, Any]:
@@ -307,16 +319,54 @@ def operation(
 def list_operation(
     operation_id: str,
     item: type[serializers.Serializer[Any]],
-    name: str,
     *,
+    name: str | None = None,
     filters: list[Any] | None = None,
     **described: Any,
 ) -> Callable[[F], F]:
     """The schema of a list that `paginated(...)` answers: items of `item`, in pages
-    (the component `Paginated{name}List`), filtered by `filters`."""
+    (the component `Paginated{name}List`; `name` is the item's component name unless
+    given), filtered by `filters`."""
     return operation(
         operation_id,
-        {200: paginated_schema(item, name)},
+        {200: paginated_schema(item, name or item.Meta.ref_name)},  # type: ignore[attr-defined]
         parameters=[*(filters or []), *PAGE_PARAMETERS],
         **described,
     )
+
+
+def own_list(
+    operation_id: str, output: type[serializers.Serializer[Any]], **described: Any
+) -> Callable[[Callable[[Any, User], Any]], Callable[[APIView, Request], Response]]:
+    """Makes a view's `get(self, user)`, which answers the caller's own things to list,
+    the GET that answers them in pages of `output`, with the schema of that list."""
+
+    def decorate(
+        items: Callable[[Any, User], Any],
+    ) -> Callable[[APIView, Request], Response]:
+        @list_operation(operation_id, output, **described)
+        @functools.wraps(items)
+        def get(view: APIView, request: Request) -> Response:
+            return paginated(request, view, items(view, caller(request)), output)
+
+        return get
+
+    return decorate
+
+
+def own_delete_api(
+    operation_id: str,
+    get_for_user: Callable[[User, int], Any],
+    remove: Callable[[Any], object],
+    **described: Any,
+) -> type[APIView]:
+    """A view whose DELETE removes one of the caller's own things, with its schema:
+    `get_for_user(caller, pk)` finds it (or refuses), `remove(it)` removes it; 204."""
+
+    @operation(operation_id, {204: None}, **described)
+    def delete(view: APIView, request: Request, pk: int) -> Response:
+        remove(get_for_user(caller(request), pk))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    name = "".join(word.title() for word in operation_id.split("_")) + "Api"
+    return type(name, (APIView,), {"delete": delete, "__module__": delete.__module__})

@@ -1,5 +1,5 @@
-"""The OpenAPI schema: views configured per kind, and the errors every operation shares
-(the rest is drf-spectacular's own).
+"""The OpenAPI schema: where operations take their summaries from, views configured per
+kind, and the errors every operation shares (the rest is drf-spectacular's own).
 
 Not in config/api.py: drf-spectacular's AutoSchema imports DRF's generic views, which
 read the pagination class from config/api.py while it loads.
@@ -7,13 +7,44 @@ read the pagination class from config/api.py while it loads.
 
 from __future__ import annotations
 
+import inspect
 from typing import Any
 
 from drf_spectacular.openapi import AutoSchema
-from drf_spectacular.plumbing import ComponentRegistry
+from drf_spectacular.plumbing import ComponentRegistry, get_doc
 
 
-class KindSchema(AutoSchema):
+class Schema(AutoSchema):
+    """The project's schema class (REST_FRAMEWORK's DEFAULT_SCHEMA_CLASS).
+
+    An API view method's docstring describes its operation: the first paragraph is the
+    summary (one line, without its final full stop), the others the description; without
+    them, the view class's docstring is the description. `@operation(summary=...)` says
+    the same where the words are built, not written. A view's nested `InputSerializer`
+    is the body of its POST, PUT or PATCH unless `@operation(request=...)` says else."""
+
+    def _paragraphs(self) -> list[str]:
+        method = getattr(self.view, self.method.lower(), None)
+        doc = getattr(method, "__doc__", None)  # its own only, never an inherited one
+        if not doc:
+            return []
+        return [" ".join(part.split()) for part in inspect.cleandoc(doc).split("\n\n")]
+
+    def get_summary(self) -> str | None:
+        paragraphs = self._paragraphs()
+        return paragraphs[0].removesuffix(".") if paragraphs else None
+
+    def get_description(self) -> str:  # type: ignore[override]
+        own = self._paragraphs()[1:]
+        return "\n\n".join(own) if own else get_doc(self.view.__class__)
+
+    def get_request_serializer(self) -> Any:
+        # The house style's nested InputSerializer is the body its view reads.
+        nested = getattr(self.view, "InputSerializer", None)
+        return nested or super().get_request_serializer()
+
+
+class KindSchema(Schema):
     """The OpenAPI description of a view configured per kind with `as_view(kind=...)`.
 
     A method's `@extend_schema` would describe the class, the same for every kind; this

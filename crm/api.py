@@ -233,7 +233,6 @@ class RecordListApi(APIView):
             return list_operation(
                 f"{tag}_list",
                 kind.output,
-                kind.singular.title(),
                 filters=[kind.filter],
                 tag=tag,
                 summary=f"{tag.title()}, searched by {kind.searched_by}",
@@ -300,7 +299,6 @@ class PipelineListApi(APIView):
     @list_operation(
         "pipelines_list",
         PipelineOutput,
-        "Pipeline",
         filters=[PipelineFilter],
         tag="pipelines",
         summary="Deal and ticket pipelines with their open and closed stages",

@@ -112,7 +112,6 @@ class RecordLink:
             return list_operation(
                 f"{prefix}_list",
                 self.output,
-                self.output.Meta.ref_name,
                 tag="associations",
                 summary=f"The {right} records linked to a {left}, newest first",
             )
@@ -190,7 +189,6 @@ class CompanyContactListApi(APIView):
     @list_operation(
         "company_contact_list",
         OutputSerializer,
-        "CompanyContactLink",
         tag="associations",
         summary="The contacts of a company, primary ones first",
     )

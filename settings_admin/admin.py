@@ -17,6 +17,7 @@ from django.views.decorators.http import require_POST
 
 from config.api import Conflict, DomainError
 from settings_admin.models import (
+    ACCOUNT_FLAGS,
     AccountSettings,
     BlockedNetwork,
     NeverLogEntry,
@@ -103,21 +104,7 @@ class AccountSettingsForm(forms.ModelForm):
 
     class Meta:
         model = AccountSettings
-        fields = [
-            "apply_log_for_all",
-            "log_all_by_default",
-            "apply_association_for_all",
-            "associate_contacts",
-            "associate_companies",
-            "associate_deals",
-            "associate_tickets",
-            "allow_tracking",
-            "apply_track_for_all",
-            "track_all_by_default",
-            "privacy_enabled",
-            "bcc_prefix",
-            "log_attachments",
-        ]
+        fields = [*ACCOUNT_FLAGS, "bcc_prefix"]
         help_texts = ACCOUNT_HELP
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:

@@ -6,9 +6,9 @@ the caller's own row.
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
-from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -16,16 +16,18 @@ from rest_framework.views import APIView
 
 from config.api import (
     ERRORS,
-    PAGE_PARAMETERS,
     EmailAddressField,
     StrictSerializer,
     caller,
-    paginated,
-    paginated_schema,
+    operation,
+    own_delete_api,
+    own_list,
+    validated,
 )
 from crm.selectors import contact_get_for_user
 from settings_admin import selectors, services
 from settings_admin.models import (
+    ACCOUNT_FLAGS,
     MAX_ATTACHMENT_BYTES,
     MAX_BODY_BYTES,
     AccountSettings,
@@ -38,6 +40,10 @@ from settings_admin.models import (
 )
 from tracking.selectors import tracked_email_get_for_user
 
+settings_operation = partial(operation, tag="settings")
+settings_list = partial(own_list, tag="settings")
+settings_delete_api = partial(own_delete_api, tag="settings")
+
 USER_FIELDS = (
     "log_by_default",
     "track_by_default",
@@ -47,20 +53,6 @@ USER_FIELDS = (
     "associate_tickets",
     "create_contacts",
     "desktop_notifications",
-)
-ACCOUNT_FLAGS = (
-    "apply_log_for_all",
-    "log_all_by_default",
-    "apply_association_for_all",
-    "associate_contacts",
-    "associate_companies",
-    "associate_deals",
-    "associate_tickets",
-    "allow_tracking",
-    "apply_track_for_all",
-    "track_all_by_default",
-    "privacy_enabled",
-    "log_attachments",
 )
 
 
@@ -86,13 +78,9 @@ class EffectiveSettingsApi(APIView):
         class Meta:
             ref_name = "EffectiveSettings"
 
-    @extend_schema(
-        operation_id="settings_effective",
-        tags=["settings"],
-        summary="What applies to the caller, after the account's apply-for-all switches",
-        responses={200: OutputSerializer, **ERRORS},
-    )
+    @settings_operation("settings_effective", {200: OutputSerializer})
     def get(self, request: Request) -> Response:
+        """What applies to the caller, after the account's apply-for-all switches."""
         effective = selectors.effective_settings(caller(request))
         return Response(self.OutputSerializer(effective.as_dict()).data)
 
@@ -135,41 +123,26 @@ class MySettingsApi(APIView):
                 "The seat is set by a super admin.", code="read_only_field"
             )
 
-    @extend_schema(
-        operation_id="settings_me_read",
-        tags=["settings"],
-        summary="The caller's own settings",
-        responses={200: UserSettingsOutput, **ERRORS},
-    )
+    @settings_operation("settings_me_read", {200: UserSettingsOutput})
     def get(self, request: Request) -> Response:
+        """The caller's own settings."""
         own = selectors.user_settings_get(caller(request))
         return Response(UserSettingsOutput(own).data)
 
-    @extend_schema(
-        operation_id="settings_me_update",
-        tags=["settings"],
-        summary="Change the caller's own settings; locked ones are `setting_locked`",
-        request=InputSerializer,
-        responses={200: UserSettingsOutput, **ERRORS},
-    )
+    @settings_operation("settings_me_update", {200: UserSettingsOutput})
     def patch(self, request: Request) -> Response:
-        serializer = self.InputSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        own = services.user_settings_update(
-            user=caller(request), data=dict(serializer.validated_data)
-        )
+        """Change the caller's own settings; locked ones are `setting_locked`."""
+        data = validated(self.InputSerializer, request.data)
+        own = services.user_settings_update(user=caller(request), data=data)
         return Response(UserSettingsOutput(own).data)
 
 
 class MyBccRegenerateApi(APIView):
-    @extend_schema(
-        operation_id="settings_me_regenerate_bcc",
-        tags=["settings"],
-        summary="A new personal BCC address for the caller; the old one stops logging",
-        request=None,
-        responses={200: UserSettingsOutput, **ERRORS},
+    @settings_operation(
+        "settings_me_regenerate_bcc", {200: UserSettingsOutput}, request=None
     )
     def post(self, request: Request) -> Response:
+        """A new personal BCC address for the caller; the old one stops logging."""
         own = services.user_bcc_regenerate(user=caller(request))
         return Response(UserSettingsOutput(own).data)
 
@@ -215,41 +188,29 @@ class AccountSettingsApi(APIView):
                 "max_body_bytes",
             ]
 
-    @extend_schema(
-        operation_id="settings_account_read",
-        tags=["settings"],
-        summary="The account's defaults (every signed-in user may read them)",
-        responses={200: AccountSettingsOutput, **ERRORS},
-    )
+    @settings_operation("settings_account_read", {200: AccountSettingsOutput})
     def get(self, request: Request) -> Response:
+        """The account's defaults (every signed-in user may read them)."""
         return _account_response(selectors.account_settings_get_for_user(request.user))
 
-    @extend_schema(
-        operation_id="settings_account_update",
-        tags=["settings"],
-        summary="Change the account's defaults (super admins only)",
-        description="S4 (apply track for all) while S3 (allow tracking) is off is "
-        "`track_default_needs_tracking`.",
-        request=InputSerializer,
-        responses={200: AccountSettingsOutput, **ERRORS},
-    )
+    @settings_operation("settings_account_update", {200: AccountSettingsOutput})
     def patch(self, request: Request) -> Response:
+        """Change the account's defaults (super admins only).
+
+        S4 (apply track for all) while S3 (allow tracking) is off is
+        `track_default_needs_tracking`.
+        """
         selectors.account_settings_get_for_user(request.user, write=True)
-        serializer = self.InputSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        account = services.account_settings_update(data=dict(serializer.validated_data))
-        return _account_response(account)
+        data = validated(self.InputSerializer, request.data)
+        return _account_response(services.account_settings_update(data=data))
 
 
 class AccountBccRegenerateApi(APIView):
-    @extend_schema(
-        operation_id="settings_account_regenerate_bcc",
-        tags=["settings"],
-        summary="A new BCC address; the old one stops logging (super admins only)",
-        request=None,
-        responses={200: AccountSettingsOutput, **ERRORS},
+    @settings_operation(
+        "settings_account_regenerate_bcc", {200: AccountSettingsOutput}, request=None
     )
     def post(self, request: Request) -> Response:
+        """A new BCC address; the old one stops logging (super admins only)."""
         selectors.account_settings_get_for_user(request.user, write=True)
         return _account_response(services.account_bcc_regenerate())
 
@@ -283,48 +244,30 @@ class NeverLogListApi(APIView):
         class Meta:
             ref_name = "NeverLogEntryCreate"
 
-    @extend_schema(
-        operation_id="never_log_list",
-        tags=["settings"],
-        summary="The account's never-log list and the caller's own",
-        parameters=PAGE_PARAMETERS,
-        responses={200: paginated_schema(NeverLogOutput, "NeverLogEntry"), **ERRORS},
-    )
-    def get(self, request: Request) -> Response:
-        entries = selectors.never_log_entries_for_user(caller(request))
-        return paginated(request, self, entries, NeverLogOutput)
+    @settings_list("never_log_list", NeverLogOutput)
+    def get(self, user: Any) -> Any:
+        """The account's never-log list and the caller's own."""
+        return selectors.never_log_entries_for_user(user)
 
-    @extend_schema(
-        operation_id="never_log_create",
-        tags=["settings"],
-        request=InputSerializer,
-        responses={201: NeverLogOutput, **ERRORS},
-    )
+    @settings_operation("never_log_create", {201: NeverLogOutput})
     def post(self, request: Request) -> Response:
         user = caller(request)
-        serializer = self.InputSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        account_wide = serializer.validated_data["scope"] == NeverLogScope.ACCOUNT
+        data = validated(self.InputSerializer, request.data)
+        account_wide = data["scope"] == NeverLogScope.ACCOUNT
         if account_wide:
             selectors.account_settings_get_for_user(user, write=True)
         entry = services.never_log_add(
-            pattern=serializer.validated_data["pattern"],
-            user=None if account_wide else user,
+            pattern=data["pattern"], user=None if account_wide else user
         )
         output = NeverLogOutput(entry, context={"request": request})
         return Response(output.data, status=status.HTTP_201_CREATED)
 
 
-class NeverLogDeleteApi(APIView):
-    @extend_schema(
-        operation_id="never_log_delete",
-        tags=["settings"],
-        responses={204: None, **ERRORS},
-    )
-    def delete(self, request: Request, pk: int) -> Response:
-        entry = selectors.never_log_entry_get_for_user(caller(request), pk, write=True)
-        services.never_log_remove(entry=entry)
-        return Response(status=status.HTTP_204_NO_CONTENT)
+NeverLogDeleteApi = settings_delete_api(
+    "never_log_delete",
+    partial(selectors.never_log_entry_get_for_user, write=True),
+    lambda entry: services.never_log_remove(entry=entry),
+)
 
 
 class IdentityOutput(serializers.Serializer[Any]):
@@ -354,53 +297,38 @@ class IdentityListApi(APIView):
         class Meta:
             ref_name = "SendingIdentityCreate"
 
-    @extend_schema(
-        operation_id="identities_list",
-        tags=["settings"],
-        summary="The addresses the caller may send from (U2), login email first",
-        parameters=PAGE_PARAMETERS,
-        responses={200: paginated_schema(IdentityOutput, "SendingIdentity"), **ERRORS},
-    )
-    def get(self, request: Request) -> Response:
-        user = caller(request)
+    @settings_list("identities_list", IdentityOutput)
+    def get(self, user: Any) -> list[Any]:
+        """The addresses the caller may send from (U2), login email first."""
         login = getattr(user, "email", "")
+        # The login email cannot be removed: it has no id.
         identities: list[Any] = (
             [{"id": None, "email": login.lower(), "kind": SendingIdentityKind.LOGIN}]
             if login
             else []
         )
-        identities += list(selectors.sending_identities_for_user(user))
-        return paginated(request, self, identities, IdentityOutput)
+        return [*identities, *selectors.sending_identities_for_user(user)]
 
-    @extend_schema(
-        operation_id="identities_create",
-        tags=["settings"],
-        summary="Add an alias the caller sends from; it logs once confirmed by the "
-        "link mailed to it",
-        request=InputSerializer,
-        responses={201: IdentityOutput, 409: ERRORS[400], **ERRORS},
+    @settings_operation(
+        "identities_create",
+        {201: IdentityOutput, 409: ERRORS[400]},
     )
     def post(self, request: Request) -> Response:
-        serializer = self.InputSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
+        """Add an alias the caller sends from; it logs once confirmed by the link mailed
+        to it."""
         identity = services.sending_identity_add(
             user=caller(request),
-            email=serializer.validated_data["email"],
+            email=validated(self.InputSerializer, request.data)["email"],
             kind=SendingIdentityKind.ALIAS,
         )
         return Response(IdentityOutput(identity).data, status=status.HTTP_201_CREATED)
 
 
-class IdentityDeleteApi(APIView):
-    @extend_schema(
-        operation_id="identities_delete",
-        tags=["settings"],
-        responses={204: None, **ERRORS},
-    )
-    def delete(self, request: Request, pk: int) -> Response:
-        identity = selectors.sending_identity_get_for_user(caller(request), pk)
-        services.sending_identity_remove(identity=identity)
-        return Response(status=status.HTTP_204_NO_CONTENT)
+IdentityDeleteApi = settings_delete_api(
+    "identities_delete",
+    selectors.sending_identity_get_for_user,
+    lambda identity: services.sending_identity_remove(identity=identity),
+)
 
 
 class MuteOutput(serializers.Serializer[Any]):
@@ -427,6 +355,15 @@ class MuteOutput(serializers.Serializer[Any]):
         return {"id": mute.email.pk, "subject": mute.email.subject}
 
 
+def _mute_add(user: Any, data: dict[str, Any]) -> NotificationMute:
+    """Mutes a contact the user can see, or one of the user's own tracked emails."""
+    if "contact" in data:
+        contact = contact_get_for_user(user, data["contact"])
+        return services.notification_mute_add(user=user, contact_id=contact.pk)
+    email = tracked_email_get_for_user(user, data["email"])
+    return services.notification_mute_add(user=user, email_id=email.pk)
+
+
 class MuteListApi(APIView):
     class InputSerializer(StrictSerializer):
         contact = serializers.IntegerField(
@@ -446,48 +383,26 @@ class MuteListApi(APIView):
                 )
             return data
 
-    @extend_schema(
-        operation_id="notification_mutes_list",
-        tags=["settings"],
-        summary="The contacts and emails the caller muted (V3)",
-        parameters=PAGE_PARAMETERS,
-        responses={200: paginated_schema(MuteOutput, "NotificationMute"), **ERRORS},
-    )
-    def get(self, request: Request) -> Response:
-        mutes = selectors.notification_mutes_for_user(caller(request))
-        return paginated(request, self, mutes, MuteOutput)
+    @settings_list("notification_mutes_list", MuteOutput)
+    def get(self, user: Any) -> Any:
+        """The contacts and emails the caller muted (V3)."""
+        return selectors.notification_mutes_for_user(user)
 
-    @extend_schema(
-        operation_id="notification_mutes_create",
-        tags=["settings"],
-        summary="Mute a contact or one of the caller's emails: no more notifications",
-        description="Muting what is muted already answers the same mute. A contact "
-        "the caller cannot see, or an email that is not the caller's, is 404.",
-        request=InputSerializer,
-        responses={201: MuteOutput, **ERRORS},
-    )
+    @settings_operation("notification_mutes_create", {201: MuteOutput})
     def post(self, request: Request) -> Response:
-        user = caller(request)
-        serializer = self.InputSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        data = serializer.validated_data
-        if "contact" in data:
-            contact = contact_get_for_user(user, data["contact"])
-            mute = services.notification_mute_add(user=user, contact_id=contact.pk)
-        else:
-            email = tracked_email_get_for_user(user, data["email"])
-            mute = services.notification_mute_add(user=user, email_id=email.pk)
+        """Mute a contact or one of the caller's emails: no more notifications.
+
+        Muting what is muted already answers the same mute. A contact the caller cannot
+        see, or an email that is not the caller's, is 404.
+        """
+        data = validated(self.InputSerializer, request.data)
+        mute = _mute_add(caller(request), data)
         return Response(MuteOutput(mute).data, status=status.HTTP_201_CREATED)
 
 
-class MuteDeleteApi(APIView):
-    @extend_schema(
-        operation_id="notification_mutes_delete",
-        tags=["settings"],
-        summary="Unmute: notifications of it come again",
-        responses={204: None, **ERRORS},
-    )
-    def delete(self, request: Request, pk: int) -> Response:
-        mute = selectors.notification_mute_get_for_user(caller(request), pk)
-        services.notification_mute_remove(mute=mute)
-        return Response(status=status.HTTP_204_NO_CONTENT)
+MuteDeleteApi = settings_delete_api(
+    "notification_mutes_delete",
+    selectors.notification_mute_get_for_user,
+    lambda mute: services.notification_mute_remove(mute=mute),
+    summary="Unmute: notifications of it come again",
+)

@@ -10,6 +10,21 @@ from django.db.models.functions import Lower
 
 MAX_ATTACHMENT_BYTES = 50 * 1024 * 1024  # S9
 MAX_BODY_BYTES = 2 * 1024 * 1024  # S9
+# The account's on/off switches, in the order its forms show them.
+ACCOUNT_FLAGS = (
+    "apply_log_for_all",
+    "log_all_by_default",
+    "apply_association_for_all",
+    "associate_contacts",
+    "associate_companies",
+    "associate_deals",
+    "associate_tickets",
+    "allow_tracking",
+    "apply_track_for_all",
+    "track_all_by_default",
+    "privacy_enabled",
+    "log_attachments",
+)
 
 
 def new_bcc_secret() -> str:
