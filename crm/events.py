@@ -24,6 +24,8 @@ def record_moved_payload(record: Deal | Ticket) -> dict[str, Any]:
         "id": record.pk,
         "pipeline": record.pipeline_id,
         "stage": record.stage_id,
+        # An archived card leaves the boards; a restored one comes back.
+        "archived": record.archived_at is not None,
     }
 
 

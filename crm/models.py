@@ -46,6 +46,9 @@ class Company(models.Model):
     )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+    # Archived records leave lists, search, pickers and boards; kept, with their
+    # timeline, viewable by URL and restorable (V5).
+    archived_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["name"]
@@ -84,6 +87,9 @@ class Contact(models.Model):
     )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+    # Archived records leave lists, search, pickers and boards; kept, with their
+    # timeline, viewable by URL and restorable (V5).
+    archived_at = models.DateTimeField(null=True, blank=True)
 
     companies = models.ManyToManyField(
         Company, through="ContactCompany", related_name="contacts", blank=True
@@ -205,6 +211,9 @@ class Deal(models.Model):
     )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+    # Archived records leave lists, search, pickers and boards; kept, with their
+    # timeline, viewable by URL and restorable (V5).
+    archived_at = models.DateTimeField(null=True, blank=True)
 
     companies = models.ManyToManyField(
         Company, through="CompanyDeal", related_name="deals"
@@ -241,6 +250,9 @@ class Ticket(models.Model):
     )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+    # Archived records leave lists, search, pickers and boards; kept, with their
+    # timeline, viewable by URL and restorable (V5).
+    archived_at = models.DateTimeField(null=True, blank=True)
 
     companies = models.ManyToManyField(
         Company, through="CompanyTicket", related_name="tickets"

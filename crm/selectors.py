@@ -101,9 +101,12 @@ def contact_primary_company(contact: Contact) -> Company | None:
 def contact_recent_open_deals(
     contact: Contact, limit: int = RECENT_OPEN_LIMIT
 ) -> list[Deal]:
-    """The contact's most recently associated deals whose stage is open (C1, L5)."""
+    """The contact's most recently associated deals whose stage is open and that are
+    not archived (C1, L5)."""
     links = (
-        ContactDeal.objects.filter(contact=contact, deal__stage__is_closed=False)
+        ContactDeal.objects.filter(
+            contact=contact, deal__stage__is_closed=False, deal__archived_at=None
+        )
         .select_related("deal__stage", "deal__pipeline")
         .order_by("-created_at", "-id")[:limit]
     )
@@ -113,9 +116,12 @@ def contact_recent_open_deals(
 def contact_recent_open_tickets(
     contact: Contact, limit: int = RECENT_OPEN_LIMIT
 ) -> list[Ticket]:
-    """The contact's most recently associated tickets whose status is open (C1, L5)."""
+    """The contact's most recently associated tickets whose status is open and that
+    are not archived (C1, L5)."""
     links = (
-        ContactTicket.objects.filter(contact=contact, ticket__stage__is_closed=False)
+        ContactTicket.objects.filter(
+            contact=contact, ticket__stage__is_closed=False, ticket__archived_at=None
+        )
         .select_related("ticket__stage", "ticket__pipeline")
         .order_by("-created_at", "-id")[:limit]
     )
@@ -127,7 +133,8 @@ def _recent_open_by_contact(
 ) -> dict[int, list[Any]]:
     ranked = (
         link_model._default_manager.filter(
-            contact_id__in=contact_ids, **{f"{record}__stage__is_closed": False}
+            contact_id__in=contact_ids,
+            **{f"{record}__stage__is_closed": False, f"{record}__archived_at": None},
         )
         .annotate(
             rank=Window(
@@ -233,9 +240,17 @@ def tickets_with_details() -> QuerySet[Ticket]:
     return Ticket.objects.select_related("owner", "pipeline", "stage")
 
 
-def contact_list(*, q: str = "", owner: int | None = None) -> QuerySet[Contact]:
+def _archived(records: QuerySet[Record], archived: bool) -> QuerySet[Record]:
+    """Lists, search, pickers and boards show the records in use; `archived` lists the
+    archived ones instead (to find and restore them)."""
+    return records.filter(archived_at__isnull=not archived)
+
+
+def contact_list(
+    *, q: str = "", owner: int | None = None, archived: bool = False
+) -> QuerySet[Contact]:
     """Every word of `q` must be in the first name, last name or any email."""
-    contacts = contacts_with_details()
+    contacts = _archived(contacts_with_details(), archived)
     for term in q.split():
         any_email = ContactEmail.objects.filter(
             contact=OuterRef("pk"), email__icontains=term
@@ -250,8 +265,10 @@ def contact_list(*, q: str = "", owner: int | None = None) -> QuerySet[Contact]:
     return contacts.order_by("last_name", "first_name", "id")
 
 
-def company_list(*, q: str = "", owner: int | None = None) -> QuerySet[Company]:
-    companies = companies_with_details()
+def company_list(
+    *, q: str = "", owner: int | None = None, archived: bool = False
+) -> QuerySet[Company]:
+    companies = _archived(companies_with_details(), archived)
     for term in q.split():
         companies = companies.filter(
             Q(name__icontains=term) | Q(domain__icontains=term)
@@ -262,9 +279,13 @@ def company_list(*, q: str = "", owner: int | None = None) -> QuerySet[Company]:
 
 
 def deal_list(
-    *, q: str = "", owner: int | None = None, pipeline: int | None = None
+    *,
+    q: str = "",
+    owner: int | None = None,
+    pipeline: int | None = None,
+    archived: bool = False,
 ) -> QuerySet[Deal]:
-    deals = deals_with_details()
+    deals = _archived(deals_with_details(), archived)
     for term in q.split():
         deals = deals.filter(name__icontains=term)
     if owner is not None:
@@ -275,9 +296,13 @@ def deal_list(
 
 
 def ticket_list(
-    *, q: str = "", owner: int | None = None, pipeline: int | None = None
+    *,
+    q: str = "",
+    owner: int | None = None,
+    pipeline: int | None = None,
+    archived: bool = False,
 ) -> QuerySet[Ticket]:
-    tickets = tickets_with_details()
+    tickets = _archived(tickets_with_details(), archived)
     for term in q.split():
         tickets = tickets.filter(subject__icontains=term)
     if owner is not None:

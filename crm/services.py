@@ -8,6 +8,7 @@ from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 
 from config.api import DomainError
 from crm import events
@@ -23,6 +24,7 @@ from crm.models import (
     Ticket,
 )
 from crm.selectors import (
+    Record,
     association_model,
     company_get_by_domain,
     email_domain,
@@ -272,6 +274,26 @@ def ticket_create(
 def record_delete(*, record: Deal | Ticket) -> None:
     """Deletes a deal or ticket with its associations."""
     record.delete()
+
+
+@transaction.atomic
+def record_archive(*, record: Record, archived: bool) -> Record:
+    """Archives a record, or restores it (V5). An archived record leaves lists, search,
+    pickers, boards and default associations; it keeps its links and timeline and can
+    be opened by its URL. A deal or ticket leaves (or comes back to) the open boards
+    once the change is committed."""
+    if (record.archived_at is not None) is archived:
+        return record
+    record.archived_at = timezone.now() if archived else None
+    record.save(update_fields=["archived_at", "updated_at"])
+    if isinstance(record, Deal | Ticket):
+        transaction.on_commit(
+            partial(
+                events.send_record_moved, record, old_pipeline_id=record.pipeline_id
+            ),
+            robust=True,
+        )
+    return record
 
 
 @transaction.atomic

@@ -82,10 +82,16 @@ for _kind in views.KINDS.values():
             f"{_base}/<int:pk>/edit/", views.record_edit, _k, name=f"{_kind.name}-edit"
         ),
         path(
-            f"{_base}/<int:pk>/delete/",
-            views.record_delete,
+            f"{_base}/<int:pk>/archive/",
+            views.record_archive,
             _k,
-            name=f"{_kind.name}-delete",
+            name=f"{_kind.name}-archive",
+        ),
+        path(
+            f"{_base}/<int:pk>/restore/",
+            views.record_restore,
+            _k,
+            name=f"{_kind.name}-restore",
         ),
         path(
             f"{_base}/<int:pk>/links/<str:other>/",

@@ -1,5 +1,5 @@
 """Server-rendered record pages: lists with search, one page per record, the forms that
-create, edit and delete records and link them, and the deal and ticket boards.
+create, edit, archive and restore records and link them, and the deal and ticket boards.
 
 Every write goes through the service the API calls, after the access helper the API
 asks (`selectors.<kind>_get_for_user(..., write=True)`), so a page refuses exactly what
@@ -58,7 +58,6 @@ class Kind:
     search: Callable[..., QuerySet[Any]]
     create: Callable[..., Any]
     update: Callable[[Any, dict[str, Any]], Any]
-    delete: Callable[[Any], None]
 
 
 KINDS: dict[str, Kind] = {
@@ -70,7 +69,6 @@ KINDS: dict[str, Kind] = {
         selectors.contact_list,
         services.contact_create,
         lambda record, data: services.contact_update(contact=record, data=data),
-        lambda record: services.contact_delete(contact=record),
     ),
     "company": Kind(
         "company",
@@ -80,7 +78,6 @@ KINDS: dict[str, Kind] = {
         selectors.company_list,
         services.company_create,
         lambda record, data: services.company_update(company=record, data=data),
-        lambda record: services.company_delete(company=record),
     ),
     "deal": Kind(
         "deal",
@@ -90,7 +87,6 @@ KINDS: dict[str, Kind] = {
         selectors.deal_list,
         services.deal_create,
         lambda record, data: services.record_update(record=record, data=data),
-        lambda record: services.record_delete(record=record),
     ),
     "ticket": Kind(
         "ticket",
@@ -100,7 +96,6 @@ KINDS: dict[str, Kind] = {
         selectors.ticket_list,
         services.ticket_create,
         lambda record, data: services.record_update(record=record, data=data),
-        lambda record: services.record_delete(record=record),
     ),
 }
 # The kinds a record page offers to link, as the API's association endpoints allow (R4).
@@ -136,9 +131,11 @@ def _search(request: HttpRequest) -> str:
 
 
 def _list(request: HttpRequest, kind: str) -> HttpResponse:
+    """The records in use; `?archived=1` lists the archived ones instead."""
     q = _search(request)
-    page = _page(request, KINDS[kind].search(q=q))
-    context = {"page": page, "q": q}
+    archived = request.GET.get("archived") == "1"
+    page = _page(request, KINDS[kind].search(q=q, archived=archived))
+    context = {"page": page, "q": q, "archived": archived, "plural": KINDS[kind].plural}
     return render(request, f"crm/{kind}_list.html", context)
 
 
@@ -264,16 +261,26 @@ def record_edit(request: HttpRequest, kind: str, pk: int) -> HttpResponse:
 
 
 @login_required
-def record_delete(request: HttpRequest, kind: str, pk: int) -> HttpResponse:
+def record_archive(request: HttpRequest, kind: str, pk: int) -> HttpResponse:
+    """A GET asks first; a POST archives (the API's access helper decides who may, as
+    for any edit): the record leaves lists, search, pickers and boards."""
     spec = _kind(kind)
     record = _get(spec, request, pk, write=True)
     if request.method != "POST":
         context = {"kind": kind, "plural": spec.plural, "record": record}
-        return render(request, "crm/record_delete.html", context)
-    name = str(record)
-    spec.delete(record)
-    messages.success(request, f"{name!r} deleted.")
+        return render(request, "crm/record_archive.html", context)
+    services.record_archive(record=record, archived=True)
+    messages.success(request, f"{str(record)!r} archived. Restore it from its page.")
     return redirect(f"{kind}-list")
+
+
+@login_required
+@require_POST
+def record_restore(request: HttpRequest, kind: str, pk: int) -> HttpResponse:
+    record = _get(_kind(kind), request, pk, write=True)
+    services.record_archive(record=record, archived=False)
+    messages.success(request, f"{str(record)!r} restored.")
+    return redirect(f"{kind}-detail", pk)
 
 
 @login_required

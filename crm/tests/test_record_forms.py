@@ -1,4 +1,5 @@
-"""Creating, editing, deleting and linking records from the pages; the boards."""
+"""Creating, editing and linking records from the pages; the boards. Archiving is in
+test_archive_pages.py."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from crm.models import Company, Contact, ContactCompany, Deal, PipelineKind, Sta
 from crm.services import (
     contact_company_associate,
     contact_update,
+    record_archive,
     record_update,
 )
 from crm.tests import factories
@@ -124,7 +126,7 @@ def test_bob_sees_alices_contact_read_only_and_cannot_open_its_forms(
     assert "Read-only" in page
     assert f"/contacts/{contact.pk}/edit/" not in page
     assert bob_client.get(f"/contacts/{contact.pk}/edit/").status_code == 403
-    assert bob_client.get(f"/contacts/{contact.pk}/delete/").status_code == 403
+    assert bob_client.get(f"/contacts/{contact.pk}/archive/").status_code == 403
 
 
 def test_forms_send_anonymous_visitors_to_sign_in(client: Client) -> None:
@@ -132,18 +134,6 @@ def test_forms_send_anonymous_visitors_to_sign_in(client: Client) -> None:
         response = client.get(url)
         assert response.status_code == 302
         assert response["Location"].startswith("/accounts/login/")
-
-
-def test_deleting_asks_first_then_deletes(alice_client: Client, alice: User) -> None:
-    ticket = factories.ticket(owner=alice)
-
-    confirm = alice_client.get(f"/tickets/{ticket.pk}/delete/")
-    assert confirm.status_code == 200
-    assert ticket.__class__.objects.filter(pk=ticket.pk).exists()
-
-    response = alice_client.post(f"/tickets/{ticket.pk}/delete/")
-    assert response["Location"] == "/tickets/"
-    assert not ticket.__class__.objects.filter(pk=ticket.pk).exists()
 
 
 def test_the_picker_finds_records_and_links_one(
@@ -307,7 +297,23 @@ def test_a_stage_change_reaches_the_pipelines_board_after_commit(
         "id": deal.pk,
         "pipeline": pipe.pk,
         "stage": stages[1].pk,
+        "archived": False,
     }
+
+
+def test_archiving_a_deal_tells_its_board_to_drop_the_card(
+    alice: User, bob: User, django_capture_on_commit_callbacks: Any
+) -> None:
+    pipe, stages = _pipeline_with_three_stages()
+    deal = factories.deal(pipeline=pipe, stage=stages[0], owner=alice)
+
+    def archive() -> None:
+        with django_capture_on_commit_callbacks(execute=True):
+            record_archive(record=deal, archived=True)
+
+    message = _listen_while(bob, pipe.pk, archive)
+
+    assert message["id"] == deal.pk and message["archived"] is True
 
 
 def test_a_change_that_keeps_the_stage_sends_nothing(

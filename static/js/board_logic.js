@@ -7,11 +7,11 @@ export function boardSocketUrl(location, path) {
 }
 
 // What a board showing `kind` records of pipeline `pipelineId` does with a
-// `record.moved` payload: "move" its card, "remove" it (it left the pipeline),
-// "reload" (a card this page has not got came in), or "ignore".
+// `record.moved` payload: "move" its card, "remove" it (it left the pipeline or was
+// archived), "reload" (a card this page has not got came in, e.g. restored), or "ignore".
 export function placement(payload, kind, pipelineId, hasCard) {
   if (payload.type !== "record.moved" || payload.kind !== kind) return "ignore";
-  if (payload.pipeline !== pipelineId) return hasCard ? "remove" : "ignore";
+  if (payload.pipeline !== pipelineId || payload.archived) return hasCard ? "remove" : "ignore";
   return hasCard ? "move" : "reload";
 }
 

@@ -22,6 +22,12 @@ test("a card that left for another pipeline is removed; others are ignored", () 
   assert.equal(placement({ type: "other" }, "deal", 3, true), "ignore");
 });
 
+test("an archived card leaves the board; a restored one not shown yet reloads it", () => {
+  assert.equal(placement({ ...moved, archived: true }, "deal", 3, true), "remove");
+  assert.equal(placement({ ...moved, archived: true }, "deal", 3, false), "ignore");
+  assert.equal(placement({ ...moved, archived: false }, "deal", 3, false), "reload");
+});
+
 test("reconnection backs off to at most 30 seconds", () => {
   assert.deepEqual([0, 1, 2, 10].map(reconnectDelay), [1000, 2000, 4000, 30000]);
 });
