@@ -14,15 +14,11 @@ from django.core.validators import validate_email
 
 from config.api import DomainError
 from crm.models import (
-    Company,
-    Contact,
-    Deal,
     LegalBasis,
     MarketingStatus,
     Pipeline,
     PipelineKind,
     Stage,
-    Ticket,
     TicketPriority,
 )
 
@@ -93,7 +89,20 @@ class EmailsField(forms.CharField):
             )
 
 
-class ContactForm(forms.Form):
+class RecordForm(forms.Form):
+    """A record's form; `initial_for` fills it from the record (a foreign key as its id)."""
+
+    @classmethod
+    def initial_for(cls, record: Any) -> dict[str, Any]:
+        return {
+            name: getattr(record, f"{name}_id", None)
+            if hasattr(record, f"{name}_id")
+            else getattr(record, name)
+            for name in cls.base_fields
+        }
+
+
+class ContactForm(RecordForm):
     first_name = forms.CharField(max_length=150, required=False)
     last_name = forms.CharField(max_length=150, required=False)
     emails = EmailsField(
@@ -112,19 +121,14 @@ class ContactForm(forms.Form):
         required=False,
     )
 
-    @staticmethod
-    def initial_for(contact: Contact) -> dict[str, Any]:
-        return {
-            "first_name": contact.first_name,
-            "last_name": contact.last_name,
-            "emails": [item.email for item in contact.emails.all()],
-            "owner": contact.owner_id,
-            "marketing_status": contact.marketing_status,
-            "legal_basis": contact.legal_basis,
-        }
+    @classmethod
+    def initial_for(cls, record: Any) -> dict[str, Any]:
+        initial = super().initial_for(record)
+        initial["emails"] = [item.email for item in record.emails.all()]
+        return initial
 
 
-class CompanyForm(forms.Form):
+class CompanyForm(RecordForm):
     name = forms.CharField(max_length=255)
     domain = forms.CharField(
         max_length=253,
@@ -140,13 +144,12 @@ class CompanyForm(forms.Form):
             )
         return domain
 
-    @staticmethod
-    def initial_for(company: Company) -> dict[str, Any]:
-        return {
-            "name": company.name,
-            "domain": company.domain,
-            "owner": company.owner_id,
-        }
+
+class PipelineField(forms.ModelChoiceField):
+    """The pipelines of one kind (deals or tickets)."""
+
+    def __init__(self, kind: str) -> None:
+        super().__init__(queryset=Pipeline.objects.filter(kind=kind))
 
 
 class StageField(forms.ModelChoiceField):
@@ -166,11 +169,9 @@ class StageField(forms.ModelChoiceField):
         return f"{obj.pipeline.name}: {obj.name} ({state})"
 
 
-class DealForm(forms.Form):
+class DealForm(RecordForm):
     name = forms.CharField(max_length=255)
-    pipeline = forms.ModelChoiceField(
-        queryset=Pipeline.objects.filter(kind=PipelineKind.DEAL)
-    )
+    pipeline = PipelineField(PipelineKind.DEAL)
     stage = StageField(PipelineKind.DEAL, "Stage")
     amount = forms.DecimalField(
         max_digits=14, decimal_places=2, required=False, min_value=0
@@ -184,38 +185,15 @@ class DealForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.fields["amount"].help_text = f"In {settings.CURRENCY}."
 
-    @staticmethod
-    def initial_for(deal: Deal) -> dict[str, Any]:
-        return {
-            "name": deal.name,
-            "pipeline": deal.pipeline_id,
-            "stage": deal.stage_id,
-            "amount": deal.amount,
-            "close_date": deal.close_date,
-            "owner": deal.owner_id,
-        }
 
-
-class TicketForm(forms.Form):
+class TicketForm(RecordForm):
     subject = forms.CharField(max_length=255)
-    pipeline = forms.ModelChoiceField(
-        queryset=Pipeline.objects.filter(kind=PipelineKind.TICKET)
-    )
+    pipeline = PipelineField(PipelineKind.TICKET)
     stage = StageField(PipelineKind.TICKET, "Status")
     priority = forms.ChoiceField(
         choices=TicketPriority.choices, initial=TicketPriority.MEDIUM
     )
     owner = OwnerField()
-
-    @staticmethod
-    def initial_for(ticket: Ticket) -> dict[str, Any]:
-        return {
-            "subject": ticket.subject,
-            "pipeline": ticket.pipeline_id,
-            "stage": ticket.stage_id,
-            "priority": ticket.priority,
-            "owner": ticket.owner_id,
-        }
 
 
 class MoveForm(forms.Form):

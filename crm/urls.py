@@ -57,19 +57,19 @@ api_urlpatterns: list[URLPattern | URLResolver] = [
 ]
 # Server-rendered pages, mounted at the root.
 urlpatterns: list[URLPattern | URLResolver] = [
-    path("contacts/", views.contact_list, name="contact-list"),
+    path("contacts/", views.record_list, {"kind": "contact"}, name="contact-list"),
     path("contacts/<int:pk>/", views.contact_detail, name="contact-detail"),
     path(
         "contacts/<int:pk>/emails/primary/",
         views.contact_primary_email,
         name="contact-primary-email",
     ),
-    path("companies/", views.company_list, name="company-list"),
+    path("companies/", views.record_list, {"kind": "company"}, name="company-list"),
     path("companies/<int:pk>/", views.company_detail, name="company-detail"),
-    path("deals/", views.deal_list, name="deal-list"),
+    path("deals/", views.record_list, {"kind": "deal"}, name="deal-list"),
     path("deals/board/", views.deal_board, name="deal-board"),
     path("deals/<int:pk>/", views.deal_detail, name="deal-detail"),
-    path("tickets/", views.ticket_list, name="ticket-list"),
+    path("tickets/", views.record_list, {"kind": "ticket"}, name="ticket-list"),
     path("tickets/board/", views.ticket_board, name="ticket-board"),
     path("tickets/<int:pk>/", views.ticket_detail, name="ticket-detail"),
 ]

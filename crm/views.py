@@ -38,6 +38,7 @@ from crm.forms import (
     ContactForm,
     DealForm,
     MoveForm,
+    RecordForm,
     TicketForm,
     add_domain_error,
 )
@@ -53,7 +54,7 @@ class Kind:
 
     name: str
     plural: str
-    form: type[forms.Form]
+    form: type[RecordForm]
     get_for_user: Callable[..., Any]
     search: Callable[..., QuerySet[Any]]
     create: Callable[..., Any]
@@ -130,33 +131,15 @@ def _search(request: HttpRequest) -> str:
     return request.GET.get("q", "").strip()
 
 
-def _list(request: HttpRequest, kind: str) -> HttpResponse:
-    """The records in use; `?archived=1` lists the archived ones instead."""
+@login_required
+def record_list(request: HttpRequest, kind: str) -> HttpResponse:
+    """The records in use, searched; `?archived=1` lists the archived ones instead."""
+    spec = _kind(kind)
     q = _search(request)
     archived = request.GET.get("archived") == "1"
-    page = _page(request, KINDS[kind].search(q=q, archived=archived))
-    context = {"page": page, "q": q, "archived": archived, "plural": KINDS[kind].plural}
+    page = _page(request, spec.search(q=q, archived=archived))
+    context = {"page": page, "q": q, "archived": archived, "plural": spec.plural}
     return render(request, f"crm/{kind}_list.html", context)
-
-
-@login_required
-def contact_list(request: HttpRequest) -> HttpResponse:
-    return _list(request, "contact")
-
-
-@login_required
-def company_list(request: HttpRequest) -> HttpResponse:
-    return _list(request, "company")
-
-
-@login_required
-def deal_list(request: HttpRequest) -> HttpResponse:
-    return _list(request, "deal")
-
-
-@login_required
-def ticket_list(request: HttpRequest) -> HttpResponse:
-    return _list(request, "ticket")
 
 
 # Record pages.
@@ -246,7 +229,7 @@ def record_edit(request: HttpRequest, kind: str, pk: int) -> HttpResponse:
     spec = _kind(kind)
     record = _get(spec, request, pk, write=True)
     if request.method != "POST":
-        form = spec.form(initial=spec.form.initial_for(record))  # type: ignore[attr-defined]
+        form = spec.form(initial=spec.form.initial_for(record))
         return _form_page(request, spec, form, record)
     form = spec.form(request.POST)
     if form.is_valid():
