@@ -1,8 +1,10 @@
 """A rep's whole day in a real browser, against the real ASGI server: alice creates a
 company and a contact with two emails, links them, creates a deal, drags it to the next
-stage and moves another with the keyboard, edits a ticket, sets her never-log list and
-track default, creates an add-in token and revokes it; bob sees the board change live
-and cannot edit what the API forbids him to edit. Every page visited passes axe-core
+stage and moves another with the keyboard, archives and restores a deal (it leaves bob's
+board live), edits a ticket, sets her never-log list and track default, creates an add-in
+token and revokes it, and opens every list, the ticket board and the notification
+preferences from the menu; bob sees the board change live and cannot edit or archive what
+the API forbids him to. Every page visited passes axe-core
 with no serious or critical violation."""
 
 from __future__ import annotations
@@ -159,8 +161,32 @@ def test_a_reps_day_in_the_browser(
     expect(bob_page.locator("#read-only-note")).to_be_visible()
     expect(bob_page.get_by_role("link", name="Edit")).to_have_count(0)
     assert_accessible(bob_page, visited)
+    expect(bob_page.get_by_role("link", name="Archive")).to_have_count(0)
     refused = bob_page.goto(f"{base}/deals/{deal.pk}/edit/")
     assert refused is not None and refused.status == 403
+    refused = bob_page.goto(f"{base}/deals/{deal.pk}/archive/")
+    assert refused is not None and refused.status == 403
+
+    # Alice archives a deal: it leaves bob's board live, opens by URL with a banner,
+    # and comes back when restored.
+    bob_page.goto(f"{base}/deals/board/?pipeline={pipe.pk}")
+    expect(bob_page.locator(".board[data-live=on]")).to_be_attached()
+    page.goto(f"{base}/deals/{other.pk}/")
+    page.get_by_role("link", name="Archive").click()
+    assert_accessible(page, visited)
+    page.get_by_role("button", name="Archive deal").click()
+    expect(page.locator(".message--success")).to_contain_text("archived")
+    expect(page.locator(f"a[href='/deals/{other.pk}/']")).to_have_count(0)
+    expect(bob_page.locator(f"#card-{other.pk}")).to_have_count(0)
+    page.goto(f"{base}/deals/{other.pk}/")
+    expect(page.locator("#archived-banner")).to_contain_text("Archived")
+    page.screenshot(path=str(screenshot_path("deal_archived.png")))
+    assert_accessible(page, visited)
+    page.get_by_role("button", name="Restore").click()
+    expect(page.locator(".message--success")).to_contain_text("restored")
+    expect(page.locator("#archived-banner")).to_have_count(0)
+    other.refresh_from_db()
+    assert other.archived_at is None
     bob_page.context.close()
 
     # A ticket edited from its page.
@@ -190,9 +216,29 @@ def test_a_reps_day_in_the_browser(
     expect(page.locator(".message--success")).to_contain_text("Token revoked")
     assert_accessible(page, visited)
 
+    # The menu's Notifications link, then every list and the ticket board.
+    page.get_by_role("navigation", name="Main").get_by_role(
+        "link", name="Notifications"
+    ).click()
+    page.wait_for_url(f"{base}/settings/notifications/")
+    expect(page.get_by_role("heading", name="Notifications", exact=True)).to_be_visible()
+    assert_accessible(page, visited)
+    for path in (
+        "/contacts/",
+        "/companies/",
+        f"/companies/{acme.pk}/",
+        "/deals/",
+        "/deals/?archived=1",
+        "/tickets/",
+        f"/tickets/{ticket.pk}/",
+        f"/tickets/board/?pipeline={ticket_pipe.pk}",
+    ):
+        page.goto(f"{base}{path}")
+        assert_accessible(page, visited)
+
     assert user_settings_get(alice).track_by_default is False
     assert set(
         NeverLogEntry.objects.filter(user=alice).values_list("pattern", flat=True)
     ) == {"*@family.example", "boss@acme.example"}
     assert not AddinToken.objects.filter(user=alice).exists()
-    assert len(visited) >= 10
+    assert len(visited) >= 21
