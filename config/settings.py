@@ -151,11 +151,9 @@ REQUIRE_SERVICES = env_bool("REQUIRE_SERVICES", False)
 if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            # channels_redis's pub/sub layer (config/channel_layer.py says why).
+            "BACKEND": "config.channel_layer.PubSubChannelLayer",
             "CONFIG": {
-                # redis-py's default read timeout (5 s) is channels_redis's blocking
-                # receive's own (BZPOPMIN, 5 s): the reply often came a moment late
-                # and the timeout ended the socket's consumer. Reads wait longer.
                 "hosts": [{"address": REDIS_URL, "socket_timeout": 30}],
                 "prefix": env_str("CHANNELS_PREFIX", "asgi"),
             },

@@ -14,15 +14,17 @@ import weakref
 from typing import Any
 
 import orjson
+from channels.consumer import get_handler_name
 from channels.generic.websocket import AsyncWebsocketConsumer
 
 from tracking.notifications import user_group_name
 
 # Closed before accepting: the browser sees the handshake refused (HTTP 403).
 UNAUTHENTICATED = 4401
-# Group joins and leaves in flight at once, per process. channels_redis takes a
-# connection from a pool of 100 for each and fails outright when the pool is empty:
-# thousands of pages reconnecting after a restart did that before this gate.
+# Group joins and leaves in flight at once, per process: thousands of pages
+# reconnecting after a restart otherwise start them all at once (with channels_redis's
+# core layer they exhausted its pool of 100 connections; the pub/sub layer takes them
+# in turn on its one connection, and this bounds the waiting tasks).
 LAYER_CALLS = 32
 _gates: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = (
     weakref.WeakKeyDictionary()
@@ -39,6 +41,17 @@ def _gate() -> asyncio.Semaphore:
 
 class NotificationConsumer(AsyncWebsocketConsumer):
     group: str | None = None
+
+    async def dispatch(self, message: dict[str, Any]) -> None:
+        """Channels' own dispatch first closes stale database connections on a worker
+        thread (`aclose_old_connections`), for handlers that use the ORM. No handler
+        here does (the user comes with the scope), and that thread hop, one per frame
+        on one shared thread per process, was most of the web processes' CPU per
+        notification and serialised every socket's messages behind it."""
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
 
     async def connect(self) -> None:
         user = self.scope.get("user")

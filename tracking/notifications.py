@@ -10,8 +10,9 @@ sender:
     {"type": "tracking.events", "events": [payload, ...]}
 
 so a websocket consumer's `tracking_events` handler forwards each payload as it is. One
-message per sender and batch rather than per event: channels_redis spends several round
-trips per group_send, which capped a per-event design near 1-2k events/s on 2 cores.
+message per sender and batch rather than per event, and a batch's (or round's) messages
+go in one pipelined round trip when the layer offers `group_send_many`
+(config.channel_layer; docs/decisions/pubsub-channel-layer.md).
 """
 
 from __future__ import annotations
@@ -108,6 +109,16 @@ async def _send_all(
     layer = get_channel_layer()
     if layer is None:
         return
+    grouped = group_messages(messages)
+    send_many = getattr(layer, "group_send_many", None)
+    if send_many is not None:  # config.channel_layer: one round trip for them all
+        try:
+            await send_many(
+                [(user_group_name(user_id), message) for user_id, message in grouped]
+            )
+        except Exception as error:
+            logger.error("tracking notifications failed: %r", error)
+        return
     gate = gate or asyncio.Semaphore(SEND_CONCURRENCY)
 
     async def send(user_id: int, message: dict[str, Any]) -> None:
@@ -115,7 +126,7 @@ async def _send_all(
             await layer.group_send(user_group_name(user_id), message)
 
     results = await asyncio.gather(
-        *(send(user_id, message) for user_id, message in group_messages(messages)),
+        *(send(user_id, message) for user_id, message in grouped),
         return_exceptions=True,
     )
     for result in results:
@@ -135,9 +146,11 @@ class BackgroundNotifier:
     Used by the stream ingestor: a batch's messages are queued after its commit and the
     next batch is read at once. One round of sends at a time: messages queued while a
     round is out go together in the next one, one group message per sender. So the
-    number of group_sends follows the senders, not the batches: when batches come faster
-    than channels_redis can send (several round trips per group_send), later rounds
-    grow instead of a queue of rounds, which made latency climb at ~1,000 hits/s.
+    number of group messages follows the senders, not the batches: when batches come
+    faster than the layer can send, later rounds grow instead of a queue of rounds,
+    which made latency climb at ~1,000 hits/s. A round is one pipelined write with
+    config.channel_layer (its sends one by one, each a round trip that had to win the
+    GIL back from the ingesting thread, let rounds grow to 10 s with 10,000 users).
     `close()` sends what is queued before returning.
     """
 

@@ -16,7 +16,11 @@ from django.contrib.auth.models import User
 
 from tracking.ingest import ingest_hits
 from tracking.models import TrackedEmail, TrackingEvent
-from tracking.notifications import BackgroundNotifier, user_group_name
+from tracking.notifications import (
+    BackgroundNotifier,
+    notify_tracking_events,
+    user_group_name,
+)
 from tracking.tests.conftest import make_contact, raw_hit, register
 from tracking.tokens import self_cookie_signer
 
@@ -152,3 +156,62 @@ def test_the_background_notifier_sends_queued_batches_together_in_order(
     }
     assert to_bob["events"] == [{"n": -n} for n in range(5)]
     assert not notifier.thread.is_alive()
+
+
+def test_a_burst_to_many_sockets_of_one_process_arrives_whole_and_once(
+    redis_url: str,
+) -> None:
+    """Every message of a burst reaches each socket of its user once, none another's.
+
+    channels_redis's default layer keeps all of a process's sockets in one Redis set of
+    100 messages and dropped the rest of a burst silently (a rep missed an open): 300
+    users' messages here, to 400 sockets in this one process (100 users with two pages).
+    """
+    layer = get_channel_layer()
+    assert layer is not None
+    users = range(900_001, 900_301)  # group names only: no rows needed
+
+    async def run() -> dict[str, list[dict[str, Any]]]:
+        sockets = {
+            user: [await layer.new_channel() for _ in range(2 if user % 3 == 0 else 1)]
+            for user in users
+        }
+        for user, channels in sockets.items():
+            for channel in channels:
+                await layer.group_add(user_group_name(user), channel)
+        try:
+            await sync_to_async(notify_tracking_events)(
+                [(user, {"user": user, "n": n}) for n in range(2) for user in users]
+            )
+            received: dict[str, list[dict[str, Any]]] = {}
+
+            async def drain(channel: str) -> None:
+                received[channel] = []
+                while True:
+                    try:
+                        message = await asyncio.wait_for(layer.receive(channel), 1)
+                    except TimeoutError:
+                        return
+                    received[channel].extend(message["events"])
+
+            await asyncio.wait_for(
+                asyncio.gather(
+                    *(drain(c) for channels in sockets.values() for c in channels)
+                ),
+                60,
+            )
+            return {
+                f"{user}/{n}": received[channel]
+                for user, channels in sockets.items()
+                for n, channel in enumerate(channels)
+            }
+        finally:
+            for user, channels in sockets.items():
+                for channel in channels:
+                    await layer.group_discard(user_group_name(user), channel)
+
+    received = async_to_sync(run)()
+    assert len(received) == 400
+    for socket, events in received.items():
+        user = int(socket.split("/")[0])
+        assert events == [{"user": user, "n": 0}, {"user": user, "n": 1}], socket
