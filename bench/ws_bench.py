@@ -38,6 +38,7 @@ CLIENTS = int(os.environ.get("BENCH_WS_CLIENTS", "10000"))
 RATE = int(os.environ.get("BENCH_WS_RATE", "1000"))
 SECONDS = float(os.environ.get("BENCH_WS_SECONDS", "10"))
 CONNECT_CONCURRENCY = 200
+QUIET_S = 5  # listening ends this long after the last message
 PATH = "/ws/notifications/"
 
 
@@ -117,6 +118,22 @@ def process_tree_rss_kb(leader: int) -> int:
         except (OSError, ValueError):
             continue
     return total
+
+
+def process_tree_cpu_s(leader: int) -> float:
+    """User + system CPU seconds of every process in `leader`'s process group."""
+    total = 0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            if os.getpgid(int(entry.name)) != leader:
+                continue
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])
+        except (OSError, ValueError):
+            continue
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 # A minimal websocket client (RFC 6455): the handshake, then unmasked server frames.
@@ -217,12 +234,22 @@ def _clients(port: int, users: list[tuple[str, int]], seconds: float, out: Any) 
         out.send(
             {"open": len(opened), "failures": failures[:5], "connect_s": connect_s}
         )
+        cpu = resource.getrusage(resource.RUSAGE_SELF)
         await asyncio.sleep(seconds)
+        # Late messages still count (and show in the percentiles): listen on while
+        # they keep coming, so a slow delivery is not mistaken for a lost one.
+        heard, quiet_since = len(latencies), time.monotonic()
+        while time.monotonic() - quiet_since < QUIET_S:
+            await asyncio.sleep(0.5)
+            if len(latencies) != heard:
+                heard, quiet_since = len(latencies), time.monotonic()
+        used = resource.getrusage(resource.RUSAGE_SELF)
+        client_cpu = used.ru_utime + used.ru_stime - cpu.ru_utime - cpu.ru_stime
         for listener in listeners:
             listener.cancel()
         for _, writer, _ in opened:
             writer.close()
-        return {"latencies": latencies, "wrong": wrong}
+        return {"latencies": latencies, "wrong": wrong, "cpu_s": client_cpu}
 
     out.send(asyncio.run(run()))
 
@@ -254,7 +281,7 @@ def run(
         rss_before = process_tree_rss_kb(server.pid)
         context = multiprocessing.get_context("fork")
         here, there = context.Pipe()
-        listen_for = SECONDS + 6
+        listen_for = SECONDS + 2
         client = context.Process(target=_clients, args=(port, users, listen_for, there))
         client.start()
         log(f"opening {CLIENTS} sockets (open files limit {limit})")
@@ -271,6 +298,8 @@ def run(
             f"{opened['open']} open in {opened['connect_s']:.1f}s; {opened['failures']}"
         )
         log(f"{RATE} hits/s for {SECONDS:g}s over the {len(paths)} users' emails")
+        server_cpu = process_tree_cpu_s(server.pid)
+        ingestor_cpu = process_tree_cpu_s(ingestor.pid)
         load = asyncio.run(
             run_load(
                 f"http://127.0.0.1:{port}/",
@@ -281,6 +310,8 @@ def run(
                 path_for=lambda n: random.choice(paths),
             )
         )
+        server_cpu = process_tree_cpu_s(server.pid) - server_cpu
+        ingestor_cpu = process_tree_cpu_s(ingestor.pid) - ingestor_cpu
         report = here.recv()
         client.join()
         latencies = sorted(report["latencies"])
@@ -292,6 +323,11 @@ def run(
             "ws_messages": len(latencies),
             "ws_messages_expected": load.requests - load.errors,
             "ws_wrong_socket": report["wrong"],
+            # CPU time per expected message while the hits were paced: the web
+            # processes (pixel and sockets), the ingestor, and the bench's client.
+            "ws_server_cpu_us_per_msg": _per(server_cpu, load.requests),
+            "ws_ingestor_cpu_us_per_msg": _per(ingestor_cpu, load.requests),
+            "ws_client_cpu_us_per_msg": _per(report["cpu_s"], load.requests),
             "ws_rss_kb_per_client": round(
                 (rss_after - rss_half) / max(1, opened["open"] - half["open"]), 1
             ),
@@ -302,6 +338,10 @@ def run(
         stop(server)
         stop(ingestor)
     return results
+
+
+def _per(cpu_s: float, count: int) -> float:
+    return round(cpu_s / max(1, count) * 1e6, 1)
 
 
 def _percentile(values: list[float], share: float) -> float:
