@@ -14,7 +14,10 @@
 Keys: ws_clients (sockets open when the hits began), ws_connect_s, ws_notify_p50_ms,
 ws_notify_p95_ms, ws_messages / ws_messages_expected, ws_wrong_socket,
 ws_rss_kb_per_client (the web processes' resident memory growth per socket from half of
-the sockets open to all of them), ws_server_rss_mb_idle / ws_server_rss_mb.
+the sockets open to all of them), ws_server_rss_mb_idle / ws_server_rss_mb,
+ws_server_cpu_us_per_msg / ws_ingestor_cpu_us_per_msg / ws_client_cpu_us_per_msg (CPU
+time per hit while the hits were paced: the web processes, the ingestor, this client).
+The client listens until QUIET_S without a message, so a late message is timed, not lost.
 """
 
 from __future__ import annotations
