@@ -32,7 +32,7 @@ import secrets
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -105,38 +105,38 @@ def seed(run: str, count: int) -> list[tuple[str, int]]:
     ]
 
 
-def process_tree_rss_kb(leader: int) -> int:
-    """Resident memory of every process in `leader`'s process group (the server and
+def _group_proc_files(leader: int, name: str) -> Iterator[str]:
+    """/proc/<pid>/<name> of every process in `leader`'s process group (the server and
     its workers: bench/run.py starts each in a session of its own)."""
-    total = 0
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
         try:
             if os.getpgid(int(entry.name)) != leader:
                 continue
-            for line in (entry / "status").read_text().splitlines():
-                if line.startswith("VmRSS:"):
-                    total += int(line.split()[1])
+            text = (entry / name).read_text()
         except (OSError, ValueError):
             continue
-    return total
+        yield text
+
+
+def process_tree_rss_kb(leader: int) -> int:
+    """Resident memory of every process in `leader`'s process group."""
+    return sum(
+        int(line.split()[1])
+        for status in _group_proc_files(leader, "status")
+        for line in status.splitlines()
+        if line.startswith("VmRSS:")
+    )
 
 
 def process_tree_cpu_s(leader: int) -> float:
     """User + system CPU seconds of every process in `leader`'s process group."""
-    total = 0
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            if os.getpgid(int(entry.name)) != leader:
-                continue
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-            total += int(fields[11]) + int(fields[12])
-        except (OSError, ValueError):
-            continue
-    return total / os.sysconf("SC_CLK_TCK")
+    ticks = 0
+    for stat in _group_proc_files(leader, "stat"):
+        fields = stat.rsplit(")", 1)[1].split()
+        ticks += int(fields[11]) + int(fields[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 # A minimal websocket client (RFC 6455): the handshake, then unmasked server frames.
