@@ -276,6 +276,11 @@ def _message_ids(value: str) -> list[str]:
     return [item for item in ids if item]
 
 
+def _no_nul(text: str) -> str:
+    """PostgreSQL text holds no NUL character; real mail sometimes carries one."""
+    return text.replace("\x00", "")
+
+
 def _header(msg: Message, name: str) -> str:
     try:
         value = msg.get(name)
@@ -283,7 +288,7 @@ def _header(msg: Message, name: str) -> str:
         value = None
     if value is None:
         return ""
-    return " ".join(str(value).split())
+    return " ".join(_no_nul(str(value)).split())
 
 
 def _addresses(msg: Message, name: str) -> list[tuple[str, str]]:
@@ -295,7 +300,7 @@ def _addresses(msg: Message, name: str) -> list[tuple[str, str]]:
         return []
     found: list[tuple[str, str]] = []
     for display, address in pairs:
-        address = address.strip().lower()
+        display, address = _no_nul(display), _no_nul(address).strip().lower()
         if (
             "@" in address
             and " " not in address
@@ -327,7 +332,7 @@ def _text_of(part: Message | None) -> str:
         content = (
             payload.decode("utf-8", "replace") if isinstance(payload, bytes) else ""
         )
-    return content if isinstance(content, str) else ""
+    return _no_nul(content) if isinstance(content, str) else ""
 
 
 def _estimated_size(part: Message) -> int:
@@ -371,7 +376,7 @@ def _parts(
         disposition = (part.get_content_disposition() or "").lower()
         content_id = normalise_message_id(_header(part, "Content-ID"))
         try:
-            filename = part.get_filename() or ""
+            filename = _no_nul(part.get_filename() or "")
         except Exception:
             filename = ""
         spooled = _spooled(part, spools)
@@ -381,7 +386,7 @@ def _parts(
         parts.append(
             ParsedPart(
                 filename=(filename or f"part-{len(parts) + 1}")[:255],
-                content_type=part.get_content_type()[:255],
+                content_type=_no_nul(part.get_content_type())[:255],
                 content_id=content_id,
                 is_inline=disposition == "inline"
                 or (bool(content_id) and not filename),

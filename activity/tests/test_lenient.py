@@ -77,6 +77,32 @@ def test_no_headers_or_no_readable_sender_still_fails(data: bytes) -> None:
         parse(data)
 
 
+@pytest.mark.django_db
+def test_nul_characters_are_dropped_and_the_message_logged(
+    alice_api: APIClient, post_inbound: PostInbound
+) -> None:
+    """Found by Schemathesis: PostgreSQL text holds no NUL, and storing one failed the
+    whole message."""
+    data = (
+        b"From: Ali\x00ce <alice@beacon.example>\r\nTo: anna@acme.com\r\n"
+        b"Message-ID: <nul-1@beacon.example>\r\nSubject: Hi\x00 there\r\n"
+        b'Content-Type: multipart/mixed; boundary="b"\r\n\r\n'
+        b"--b\r\nContent-Type: text/plain\r\n\r\nHel\x00lo\r\n"
+        b"--b\r\nContent-Type: application/pdf\r\n"
+        b'Content-Disposition: attachment; filename="of\x00fer.pdf"\r\n\r\n'
+        b"%PDF\x00\r\n--b--\r\n"
+    )
+    inbound = post_inbound(alice_api, data)
+    assert inbound.status == InboundStatus.LOGGED, inbound.detail
+    email = inbound.logged_email
+    assert email is not None
+    assert (email.from_name, email.subject) == ("Alice", "Hi there")
+    assert email.text_body.strip() == "Hello"
+    attachment = email.attachments.get()
+    assert attachment.filename == "offer.pdf"
+    assert attachment.file.read() == b"%PDF\x00"
+
+
 def _many_parts(count: int, *, payload: bytes = b"eA==") -> bytes:
     lines = [
         HEAD,
