@@ -410,7 +410,7 @@ class AttachmentDownloadApi(APIView):
     """The attachment's bytes, for signed-in users only (L6)."""
 
     @extend_schema(
-        responses={(200, "application/octet-stream"): OpenApiTypes.BINARY},
+        responses={(200, "*/*"): OpenApiTypes.BINARY},
         operation_id="attachment_download",
     )
     def get(self, request: Request, pk: int) -> FileResponse:
