@@ -8,8 +8,6 @@ the API refuses. The helper's `NotAllowed` becomes a 403 page here.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from django import forms
@@ -32,7 +30,7 @@ from django.views.decorators.http import require_POST
 
 from activity.views import timeline_context
 from config.api import DomainError, NotAllowed
-from crm import selectors, services
+from crm import kinds, selectors, services
 from crm.forms import (
     CompanyForm,
     ContactForm,
@@ -42,62 +40,23 @@ from crm.forms import (
     TicketForm,
     add_domain_error,
 )
+from crm.kinds import Kind
 from crm.models import PipelineKind
 
 PAGE_SIZE = 25
 PICKER_SIZE = 8
 
 
-@dataclass(frozen=True)
-class Kind:
-    """What the generic pages need to know about one record kind."""
-
-    name: str
-    plural: str
-    form: type[RecordForm]
-    get_for_user: Callable[..., Any]
-    search: Callable[..., QuerySet[Any]]
-    create: Callable[..., Any]
-    update: Callable[[Any, dict[str, Any]], Any]
-
-
+# The kinds of record (crm/kinds.py: the selectors and services the API uses too) and
+# the form each kind's pages edit it with.
 KINDS: dict[str, Kind] = {
-    "contact": Kind(
-        "contact",
-        "contacts",
-        ContactForm,
-        selectors.contact_get_for_user,
-        selectors.contact_list,
-        services.contact_create,
-        lambda record, data: services.contact_update(contact=record, data=data),
-    ),
-    "company": Kind(
-        "company",
-        "companies",
-        CompanyForm,
-        selectors.company_get_for_user,
-        selectors.company_list,
-        services.company_create,
-        lambda record, data: services.company_update(company=record, data=data),
-    ),
-    "deal": Kind(
-        "deal",
-        "deals",
-        DealForm,
-        selectors.deal_get_for_user,
-        selectors.deal_list,
-        services.deal_create,
-        lambda record, data: services.record_update(record=record, data=data),
-    ),
-    "ticket": Kind(
-        "ticket",
-        "tickets",
-        TicketForm,
-        selectors.ticket_get_for_user,
-        selectors.ticket_list,
-        services.ticket_create,
-        lambda record, data: services.record_update(record=record, data=data),
-    ),
+    kind.name: kind for kind in (kinds.CONTACT, kinds.COMPANY, kinds.DEAL, kinds.TICKET)
+}
+FORMS: dict[str, type[RecordForm]] = {
+    "contact": ContactForm,
+    "company": CompanyForm,
+    "deal": DealForm,
+    "ticket": TicketForm,
 }
 # The kinds a record page offers to link, as the API's association endpoints allow (R4).
 LINKABLE: dict[str, tuple[str, ...]] = {
@@ -209,10 +168,10 @@ def _form_page(
 
 @login_required
 def record_create(request: HttpRequest, kind: str) -> HttpResponse:
-    spec = _kind(kind)
+    spec, form_class = _kind(kind), FORMS[kind]
     if request.method != "POST":
-        return _form_page(request, spec, spec.form(initial={"owner": request.user.pk}))
-    form = spec.form(request.POST)
+        return _form_page(request, spec, form_class(initial={"owner": request.user.pk}))
+    form = form_class(request.POST)
     if form.is_valid():
         try:
             record = spec.create(**form.cleaned_data)
@@ -229,9 +188,9 @@ def record_edit(request: HttpRequest, kind: str, pk: int) -> HttpResponse:
     spec = _kind(kind)
     record = _get(spec, request, pk, write=True)
     if request.method != "POST":
-        form = spec.form(initial=spec.form.initial_for(record))
+        form = FORMS[kind](initial=FORMS[kind].initial_for(record))
         return _form_page(request, spec, form, record)
-    form = spec.form(request.POST)
+    form = FORMS[kind](request.POST)
     if form.is_valid():
         try:
             spec.update(record, dict(form.cleaned_data))
