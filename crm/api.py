@@ -190,7 +190,14 @@ class ApiKind:
 
     def _input(self, verb: str, *, create: bool) -> type[StrictSerializer]:
         ref_name = f"{self.singular.title()}{verb}"
-        return named_serializer(ref_name, StrictSerializer, self.input_fields(create))
+        fields = self.input_fields(create)
+        if not create:
+            fields["archived"] = serializers.BooleanField(
+                required=False,
+                help_text="true archives the record, false restores it (V5); who may "
+                "is who may edit it.",
+            )
+        return named_serializer(ref_name, StrictSerializer, fields)
 
     def detail(self, record: Any) -> dict[str, Any]:
         """A record as read alone."""

@@ -117,6 +117,23 @@ TicketLinkOutput = _link_output("ticket", TicketRef, "TicketLink")
 # Full records.
 
 
+class ArchivedField(serializers.BooleanField):
+    """`archived`: true once the record is archived (V5), read from `archived_at` (the
+    whole record is its source: DRF answers null for a None attribute)."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            source="*",
+            read_only=True,
+            help_text="Archived: left out of lists and search unless asked for "
+            "(`?archived=true`); kept with its links and timeline. PATCH "
+            "`archived` to archive or restore it.",
+        )
+
+    def to_representation(self, value: Any) -> bool:
+        return value.archived_at is not None
+
+
 class ContactOutput(serializers.Serializer[Any]):
     id = serializers.IntegerField()
     first_name = serializers.CharField()
@@ -129,6 +146,7 @@ class ContactOutput(serializers.Serializer[Any]):
     marketing_status = serializers.ChoiceField(choices=MarketingStatus.choices)
     legal_basis = serializers.ChoiceField(choices=LegalBasis.choices)
     created_via = serializers.ChoiceField(choices=ContactSource.choices)
+    archived = ArchivedField()
     created_at = serializers.DateTimeField()
     updated_at = serializers.DateTimeField()
 
@@ -150,6 +168,7 @@ class CompanyOutput(serializers.Serializer[Any]):
     name = serializers.CharField()
     domain = serializers.CharField()
     owner = UserRef(allow_null=True)
+    archived = ArchivedField()
     created_at = serializers.DateTimeField()
     updated_at = serializers.DateTimeField()
 
@@ -170,6 +189,7 @@ def _pipeline_record_output(
         stage=StageRef,
         **own,
         owner=partial(UserRef, allow_null=True),
+        archived=ArchivedField,
         created_at=DateTimeField,
         updated_at=DateTimeField,
     )
@@ -205,6 +225,11 @@ class RecordFilter(serializers.Serializer[Any]):
     )
     owner = serializers.IntegerField(
         required=False, min_value=1, max_value=INT_MAX, help_text="Owner's user id."
+    )
+    archived = serializers.BooleanField(
+        required=False,
+        default=False,
+        help_text="true: the archived records only; false (the default): the others.",
     )
 
     class Meta:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from functools import partial
 from typing import Any
 
@@ -135,9 +135,20 @@ def contact_create(
     return contact
 
 
+def _archive_after(record: Any, data: dict[str, Any]) -> Callable[[], Any]:
+    """`data`'s `archived` (the API's PATCH), taken out of `data`: the call to make once
+    the other fields are saved (nothing when `data` has none)."""
+    archived = data.pop("archived", None)
+    if archived is None:
+        return lambda: None
+    return partial(record_archive, record=record, archived=archived)
+
+
 @transaction.atomic
 def contact_update(*, contact: Contact, data: dict[str, Any]) -> Contact:
-    """Update plain fields and, when `emails` is given, replace the addresses (first primary)."""
+    """Update plain fields and, when `emails` is given, replace the addresses (first
+    primary); `archived` archives or restores it."""
+    archive = _archive_after(contact, data)
     emails = data.pop("emails", None)
     for field, value in data.items():
         setattr(contact, field, value)
@@ -156,6 +167,7 @@ def contact_update(*, contact: Contact, data: dict[str, Any]) -> Contact:
             ContactEmail.objects.update_or_create(
                 contact=contact, email=email, defaults={"is_primary": index == 0}
             )
+    archive()
     return contact
 
 
@@ -182,6 +194,7 @@ def company_create(
 
 @transaction.atomic
 def company_update(*, company: Company, data: dict[str, Any]) -> Company:
+    archive = _archive_after(company, data)
     if "domain" in data:
         data["domain"] = data["domain"].strip().lower()
         if (
@@ -197,6 +210,7 @@ def company_update(*, company: Company, data: dict[str, Any]) -> Company:
             company.save()
     except IntegrityError as exc:
         raise DuplicateDomain({"domain": company.domain}) from exc
+    archive()
     return company
 
 
@@ -299,7 +313,8 @@ def record_archive(*, record: Record, archived: bool) -> Record:
 @transaction.atomic
 def record_update(*, record: Deal | Ticket, data: dict[str, Any]) -> Deal | Ticket:
     """Changes a deal or ticket; a new stage or pipeline reaches the open boards once
-    the change is committed."""
+    the change is committed. `archived` archives or restores it."""
+    archive = _archive_after(record, data)
     old_place = (record.pipeline_id, record.stage_id)
     for field, value in data.items():
         setattr(record, field, value)
@@ -310,6 +325,7 @@ def record_update(*, record: Deal | Ticket, data: dict[str, Any]) -> Deal | Tick
             partial(events.send_record_moved, record, old_pipeline_id=old_place[0]),
             robust=True,  # The move is saved; a lost live update must not undo it.
         )
+    archive()
     return record
 
 

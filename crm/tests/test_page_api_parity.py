@@ -14,7 +14,7 @@ from django.test import Client
 from rest_framework.test import APIClient
 
 from crm.models import ContactDeal, Deal, PipelineKind, Stage
-from crm.services import association_create
+from crm.services import association_create, record_archive
 from crm.tests import factories
 
 pytestmark = pytest.mark.django_db
@@ -69,6 +69,11 @@ def _first_name_is(world: World, name: str) -> bool:
     return bool(contact.first_name == name)
 
 
+def _archived(record: Any) -> bool:
+    record.refresh_from_db()
+    return record.archived_at is not None
+
+
 def _deal_in(world: World, stage: Stage) -> bool:
     deal = world.records["deal"]
     deal.refresh_from_db()
@@ -108,6 +113,31 @@ EDITS: dict[str, Edit] = {
         happened=lambda w: (
             w.records["contact"].emails.filter(email="taken@acme.example").exists()
         ),
+    ),
+    "archive a contact": Edit(
+        api=lambda c, w: c.patch(
+            f"/api/v1/contacts/{w.records['contact'].pk}/",
+            {"archived": True},
+            format="json",
+        ),
+        page=lambda c, w: c.post(f"/contacts/{w.records['contact'].pk}/archive/"),
+        happened=lambda w: _archived(w.records["contact"]),
+    ),
+    "archive a deal": Edit(
+        api=lambda c, w: c.patch(
+            f"/api/v1/deals/{w.records['deal'].pk}/", {"archived": True}, format="json"
+        ),
+        page=lambda c, w: c.post(f"/deals/{w.records['deal'].pk}/archive/"),
+        happened=lambda w: _archived(w.records["deal"]),
+    ),
+    "restore an archived deal": Edit(
+        api=lambda c, w: c.patch(
+            f"/api/v1/deals/{w.records['archived_deal'].pk}/",
+            {"archived": False},
+            format="json",
+        ),
+        page=lambda c, w: c.post(f"/deals/{w.records['archived_deal'].pk}/restore/"),
+        happened=lambda w: not _archived(w.records["archived_deal"]),
     ),
     "move a deal to the next stage": Edit(
         api=lambda c, w: c.patch(
@@ -186,6 +216,14 @@ CASES = [
     ("rename a contact", "admin", "alice", ALLOWED),
     ("give a contact another contact's email", "alice", "alice", INVALID),
     ("give a contact another contact's email", "bob", "alice", FORBIDDEN),
+    ("archive a contact", "bob", "alice", FORBIDDEN),
+    ("archive a contact", "alice", "alice", ALLOWED),
+    ("archive a contact", "admin", "alice", ALLOWED),
+    ("archive a deal", "bob", "alice", FORBIDDEN),
+    ("archive a deal", "alice", "alice", ALLOWED),
+    ("archive a deal", "bob", None, ALLOWED),
+    ("restore an archived deal", "bob", "alice", FORBIDDEN),
+    ("restore an archived deal", "alice", "alice", ALLOWED),
     ("move a deal to the next stage", "alice", "alice", ALLOWED),
     ("move a deal to the next stage", "bob", "alice", FORBIDDEN),
     ("move a deal to the next stage", "bob", None, ALLOWED),
@@ -215,7 +253,10 @@ def _world(alice: User, bob: User, admin: User, owner_name: str | None) -> World
     other_deal = factories.deal(pipeline=pipe, owner=owner)
     next_stage = Stage.objects.create(pipeline=pipe, name="Proposal", position=1)
     association_create(left=contact, right=deal)
+    archived_deal = factories.deal(pipeline=pipe, stage=deal.stage, owner=owner)
+    record_archive(record=archived_deal, archived=True)
     records = {
+        "archived_deal": archived_deal,
         "contact": contact,
         "deal": deal,
         "other_deal": other_deal,
