@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import tempfile
 from collections.abc import Mapping
+from functools import partial
 from typing import IO, Any
 
 import nh3
@@ -23,6 +24,7 @@ from rest_framework.exceptions import NotFound, ParseError
 from rest_framework.parsers import BaseParser
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.serializers import BooleanField, CharField
 from rest_framework.views import APIView
 
 from activity import services
@@ -42,16 +44,18 @@ from activity.selectors import (
 )
 from activity.tasks import inbound_enqueue
 from config.api import (
-    ERRORS,
-    PAGE_PARAMETERS,
     Pagination,
     StrictSerializer,
     caller,
-    paginated_schema,
+    list_operation,
+    operation,
+    record_shape,
+    validated,
 )
 from tracking.models import TrackedEmail
 from tracking.selectors import (
     FEED_STATES,
+    STATUS_LABELS,
     EmailStatus,
     FeedFilters,
     email_statuses,
@@ -59,6 +63,8 @@ from tracking.selectors import (
 )
 
 COPY_CHUNK = 256 * 1024
+# This API's operations leave their errors to config.schema's shared ones.
+activity_operation = partial(operation, errors={})
 
 
 class RawMessageParser(BaseParser):
@@ -205,10 +211,10 @@ class InboundCreateApi(APIView):
 
     parser_classes = [RawMessageParser]
 
-    @extend_schema(
+    @activity_operation(
+        "inbound_create",
+        {202: InboundSerializer},
         request={"message/rfc822": OpenApiTypes.BINARY},
-        responses={202: InboundSerializer},
-        operation_id="inbound_create",
     )
     def post(self, request: Request) -> Response:
         raw = request.data
@@ -232,7 +238,7 @@ class InboundCreateApi(APIView):
 class InboundDetailApi(APIView):
     """What became of a received message: the poster, its sender and super admins see it."""
 
-    @extend_schema(responses={200: InboundSerializer}, operation_id="inbound_retrieve")
+    @activity_operation("inbound_retrieve", {200: InboundSerializer})
     def get(self, request: Request, pk: int) -> Response:
         inbound = inbound_for_user(request.user).filter(pk=pk).first()
         if inbound is None:
@@ -264,14 +270,12 @@ class TimelineApi(APIView):
 
 
 class LoggedEmailDetailApi(APIView):
-    @extend_schema(
-        responses={200: LoggedEmailSerializer}, operation_id="logged_email_get"
-    )
+    @activity_operation("logged_email_get", {200: LoggedEmailSerializer})
     def get(self, request: Request, pk: int) -> Response:
         email = logged_email_get_for_user(request.user, pk, details=True)
         return Response(LoggedEmailSerializer(email).data)
 
-    @extend_schema(responses={204: None}, operation_id="logged_email_delete")
+    @activity_operation("logged_email_delete", {204: None})
     def delete(self, request: Request, pk: int) -> Response:
         email = logged_email_get_for_user(request.user, pk, write=True)
         services.logged_email_delete(email=email, actor=caller(request))
@@ -280,6 +284,17 @@ class LoggedEmailDetailApi(APIView):
 
 # Remote images (and so tracking pixels) never load inside Beacon (T10).
 REMOTE_PREFIXES = ("http:", "https:", "//", "ftp:")
+
+
+def body_html(email: LoggedEmail, attachment_url: str) -> str:
+    """The email's HTML body, safe to show (T10): its inline images point at our copies,
+    served by the view named `attachment_url`."""
+    inline = {
+        item.content_id.lower(): reverse(attachment_url, args=[item.pk])
+        for item in email.attachments.all()
+        if item.content_id
+    }
+    return sanitise_html(email.html_body, inline) if email.html_body else ""
 
 
 def sanitise_html(html: str, inline_urls: dict[str, str]) -> str:
@@ -302,23 +317,12 @@ def sanitise_html(html: str, inline_urls: dict[str, str]) -> str:
 
 
 class LoggedEmailBodyApi(APIView):
-    class OutputSerializer(serializers.Serializer):
-        class Meta:
-            ref_name = "LoggedEmailBody"
+    OutputSerializer = record_shape("LoggedEmailBody", html=CharField, text=CharField)
 
-        id = serializers.IntegerField()
-        html = serializers.CharField()
-        text = serializers.CharField()
-
-    @extend_schema(responses={200: OutputSerializer}, operation_id="logged_email_body")
+    @activity_operation("logged_email_body", {200: OutputSerializer})
     def get(self, request: Request, pk: int) -> Response:
         email = logged_email_get_for_user(request.user, pk)
-        inline = {
-            item.content_id.lower(): reverse("attachment-download-api", args=[item.pk])
-            for item in email.attachments.all()
-            if item.content_id
-        }
-        html = sanitise_html(email.html_body, inline) if email.html_body else ""
+        html = body_html(email, "attachment-download-api")
         return Response({"id": email.pk, "html": html, "text": email.text_body})
 
 
@@ -330,9 +334,7 @@ class LoggedEmailThreadApi(APIView):
         thread_id = serializers.IntegerField()
         emails = LoggedEmailSerializer(many=True)
 
-    @extend_schema(
-        responses={200: OutputSerializer}, operation_id="logged_email_thread"
-    )
+    @activity_operation("logged_email_thread", {200: OutputSerializer})
     def get(self, request: Request, pk: int) -> Response:
         email = logged_email_get_for_user(request.user, pk)
         emails = thread_emails(email)
@@ -349,27 +351,21 @@ class LoggedEmailAssociationsApi(APIView):
 
     InputSerializer = LogAssociationsInputSerializer
 
-    @extend_schema(
-        request=LogAssociationsInputSerializer,
-        responses={200: AssociationsSerializer},
-        operation_id="logged_email_associations_replace",
+    @activity_operation(
+        "logged_email_associations_replace", {200: AssociationsSerializer}
     )
     def put(self, request: Request, pk: int) -> Response:
         return self._update(request, pk, partial=False)
 
-    @extend_schema(
-        request=LogAssociationsInputSerializer,
-        responses={200: AssociationsSerializer},
-        operation_id="logged_email_associations_update",
+    @activity_operation(
+        "logged_email_associations_update", {200: AssociationsSerializer}
     )
     def patch(self, request: Request, pk: int) -> Response:
         return self._update(request, pk, partial=True)
 
     def _update(self, request: Request, pk: int, *, partial: bool) -> Response:
         email = logged_email_get_for_user(request.user, pk, write=True)
-        serializer = self.InputSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        data = dict(serializer.validated_data)
+        data = validated(self.InputSerializer, request.data)
         if not partial:
             data = {kind: data.get(kind, []) for kind in RECORD_MODELS}
         services.logged_email_associations_set(
@@ -379,24 +375,13 @@ class LoggedEmailAssociationsApi(APIView):
 
 
 class LoggedEmailPinApi(APIView):
-    class OutputSerializer(serializers.Serializer):
-        class Meta:
-            ref_name = "LoggedEmailPin"
+    OutputSerializer = record_shape("LoggedEmailPin", is_pinned=BooleanField)
 
-        id = serializers.IntegerField()
-        is_pinned = serializers.BooleanField()
-
-    @extend_schema(
-        request=None, responses={200: OutputSerializer}, operation_id="logged_email_pin"
-    )
+    @activity_operation("logged_email_pin", {200: OutputSerializer}, request=None)
     def post(self, request: Request, pk: int) -> Response:
         return self._pin(request, pk, pinned=True)
 
-    @extend_schema(
-        request=None,
-        responses={200: OutputSerializer},
-        operation_id="logged_email_unpin",
-    )
+    @activity_operation("logged_email_unpin", {200: OutputSerializer}, request=None)
     def delete(self, request: Request, pk: int) -> Response:
         return self._pin(request, pk, pinned=False)
 
@@ -409,10 +394,7 @@ class LoggedEmailPinApi(APIView):
 class AttachmentDownloadApi(APIView):
     """The attachment's bytes, for signed-in users only (L6)."""
 
-    @extend_schema(
-        responses={(200, "*/*"): OpenApiTypes.BINARY},
-        operation_id="attachment_download",
-    )
+    @activity_operation("attachment_download", {(200, "*/*"): OpenApiTypes.BINARY})
     def get(self, request: Request, pk: int) -> FileResponse:
         attachment = attachment_get_for_user(request.user, pk)
         return attachment_response(attachment)
@@ -461,30 +443,27 @@ class FeedApi(APIView):
         contact_name = serializers.CharField(allow_null=True)
         sent_at = serializers.DateTimeField(allow_null=True)
         created_at = serializers.DateTimeField()
-        status = serializers.ChoiceField(
-            choices=["registered", "sent", "opened", "clicked"]
-        )
+        status = serializers.ChoiceField(choices=list(STATUS_LABELS))
         opens = serializers.IntegerField()
         clicks = serializers.IntegerField()
         last_event_at = serializers.DateTimeField(allow_null=True)
         links = FeedLinkSerializer(many=True)
 
-    @extend_schema(
-        operation_id="feed_list",
-        parameters=[
-            *PAGE_PARAMETERS,
+    @list_operation(
+        "feed_list",
+        OutputSerializer,
+        name="FeedItem",
+        filters=[
             OpenApiParameter("state", str, enum=list(FEED_STATES)),
             OpenApiParameter("since", OpenApiTypes.DATE),
             OpenApiParameter("until", OpenApiTypes.DATE),
             OpenApiParameter("contact", int),
             OpenApiParameter("company", int),
         ],
-        responses={200: paginated_schema(OutputSerializer, "FeedItem"), **ERRORS},
     )
     def get(self, request: Request) -> Response:
-        wanted = self.FilterSerializer(data=request.query_params)
-        wanted.is_valid(raise_exception=True)
-        rows = feed_for_user(caller(request), FeedFilters(**wanted.validated_data))
+        wanted = validated(self.FilterSerializer, request.query_params)
+        rows = feed_for_user(caller(request), FeedFilters(**wanted))
         paginator = Pagination()
         page = paginator.paginate_queryset(rows, request, view=self) or []
         statuses = email_statuses(list(page))

@@ -30,7 +30,7 @@ from django.views.decorators.clickjacking import xframe_options_sameorigin
 from django.views.decorators.http import require_GET, require_POST
 
 from activity import services
-from activity.api import attachment_response, sanitise_html
+from activity.api import attachment_response, body_html
 from activity.models import LoggedEmail
 from activity.selectors import (
     RECORD_MODELS,
@@ -331,12 +331,7 @@ def body_policy(request: HttpRequest) -> str:
 def logged_email_body(request: HttpRequest, pk: int) -> HttpResponse:
     """The sanitised body as a document of its own, for the card's sandboxed frame."""
     email = logged_email_get_for_user(request.user, pk)
-    inline = {
-        item.content_id.lower(): reverse("attachment-download", args=[item.pk])
-        for item in email.attachments.all()
-        if item.content_id
-    }
-    html = sanitise_html(email.html_body, inline) if email.html_body else ""
+    html = body_html(email, "attachment-download")
     response = render(
         request, "activity/logged_email_body.html", {"email": email, "html": html}
     )

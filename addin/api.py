@@ -3,12 +3,13 @@ before Send."""
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
-from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.serializers import BooleanField, CharField, EmailField
 from rest_framework.views import APIView
 
 from addin import services
@@ -20,15 +21,18 @@ from addin.selectors import (
     compose_context,
 )
 from config.api import (
-    ERRORS,
-    PAGE_PARAMETERS,
     EmailAddressField,
     NotAllowed,
     StrictSerializer,
     caller,
-    paginated,
-    paginated_schema,
+    operation,
+    own_list,
+    record_shape,
+    validated,
 )
+from tracking.api import message_addresses
+
+addin_operation = partial(operation, tag="addin")
 
 
 class RecordSerializer(serializers.Serializer):
@@ -39,11 +43,9 @@ class RecordSerializer(serializers.Serializer):
     )
 
 
-class ContactBriefSerializer(serializers.Serializer):
-    id = serializers.IntegerField()
-    name = serializers.CharField()
-    email = serializers.EmailField()
-    has_legal_basis = serializers.BooleanField()
+ContactBriefSerializer = record_shape(
+    "ContactBrief", name=CharField, email=EmailField, has_legal_basis=BooleanField
+)
 
 
 class RecipientSerializer(serializers.Serializer):
@@ -162,23 +164,11 @@ class ComposeContextApi(APIView):
         associate = serializers.DictField(child=serializers.BooleanField())
         recipients = RecipientSerializer(many=True)
 
-    @extend_schema(
-        operation_id="addin_compose_context",
-        request=InputSerializer,
-        responses=OutputSerializer,
-    )
+    @operation("addin_compose_context", {200: OutputSerializer}, errors={})
     def post(self, request: Request) -> Response:
-        serializer = self.InputSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        data = serializer.validated_data
+        data = validated(self.InputSerializer, request.data)
         user = caller(request)
-        context = compose_context(
-            user=user,
-            from_address=data.get("from_address") or user.email,
-            to=data.get("to", []),
-            cc=data.get("cc", []),
-            bcc=data.get("bcc", []),
-        )
+        context = compose_context(user=user, **message_addresses(user, data))
         return Response(compose_context_data(context))
 
 
@@ -212,25 +202,14 @@ class AddinTokenListApi(APIView):
             max_length=100, help_text='How the rep will recognise it, e.g. "Outlook".'
         )
 
-    @extend_schema(
-        operation_id="addin_token_list",
-        tags=["addin"],
-        summary="The caller's add-in tokens, newest first, with their last use",
-        parameters=PAGE_PARAMETERS,
-        responses={200: paginated_schema(AddinTokenOutput, "AddinToken"), **ERRORS},
-    )
-    def get(self, request: Request) -> Response:
-        tokens = addin_tokens_for_user(caller(request))
-        return paginated(request, self, tokens, AddinTokenOutput)
+    @own_list("addin_token_list", AddinTokenOutput, tag="addin")
+    def get(self, user: Any) -> Any:
+        """The caller's add-in tokens, newest first, with their last use."""
+        return addin_tokens_for_user(user)
 
-    @extend_schema(
-        operation_id="addin_token_create",
-        tags=["addin"],
-        summary="Issue a named add-in token (from a signed-in web session only)",
-        request=InputSerializer,
-        responses={201: IssuedAddinTokenOutput, **ERRORS},
-    )
+    @addin_operation("addin_token_create", {201: IssuedAddinTokenOutput})
     def post(self, request: Request) -> Response:
+        """Issue a named add-in token (from a signed-in web session only)."""
         user = caller(request)
         # A token must not mint tokens: revoking a leaked one would not end its reach.
         if isinstance(request.auth, AddinToken):
@@ -238,43 +217,28 @@ class AddinTokenListApi(APIView):
                 "Add-in tokens are issued from a signed-in session, not with a token.",
                 code="token_cannot_issue_tokens",
             )
-        serializer = self.InputSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        issued = services.addin_token_create(
-            user=user, name=serializer.validated_data["name"]
-        )
+        name = validated(self.InputSerializer, request.data)["name"]
+        issued = services.addin_token_create(user=user, name=name)
         return Response(issued_token_data(issued), status=status.HTTP_201_CREATED)
 
 
 class AddinTokenRevokeApi(APIView):
-    @extend_schema(
-        operation_id="addin_token_revoke",
-        tags=["addin"],
-        summary="Revoke one of the caller's add-in tokens; it stops working at once",
-        responses={204: None, **ERRORS},
-    )
+    @addin_operation("addin_token_revoke", {204: None})
     def delete(self, request: Request, pk: int) -> Response:
+        """Revoke one of the caller's add-in tokens; it stops working at once."""
         services.addin_token_revoke(user=caller(request), token_id=pk)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 class AddinTokenCurrentApi(APIView):
-    @extend_schema(
-        operation_id="addin_token_current",
-        tags=["addin"],
-        summary="The token this request was made with",
-        responses={200: AddinTokenOutput, **ERRORS},
-    )
+    @addin_operation("addin_token_current", {200: AddinTokenOutput})
     def get(self, request: Request) -> Response:
+        """The token this request was made with."""
         return Response(AddinTokenOutput(self._token(request)).data)
 
-    @extend_schema(
-        operation_id="addin_token_sign_out",
-        tags=["addin"],
-        summary="Sign the add-in out: revoke the token this request was made with",
-        responses={204: None, **ERRORS},
-    )
+    @addin_operation("addin_token_sign_out", {204: None})
     def delete(self, request: Request) -> Response:
+        """Sign the add-in out: revoke the token this request was made with."""
         token = self._token(request)
         services.addin_token_revoke(user=caller(request), token_id=token.pk)
         return Response(status=status.HTTP_204_NO_CONTENT)

@@ -22,7 +22,7 @@ from rest_framework.serializers import (
     IntegerField,
 )
 
-from config.api import named_serializer
+from config.api import named_serializer, record_shape
 from config.parsers import INT_MAX
 from crm import selectors
 from crm.models import (
@@ -49,26 +49,19 @@ class UserRef(serializers.Serializer[Any]):
         return str(user.get_full_name() or user.get_username())
 
 
-def _shape(
-    ref_name: str, **fields: Callable[[], serializers.Field[Any, Any, Any, Any]]
-) -> type[serializers.Serializer[Any]]:
-    """A record's `id` and `fields`, each made by its factory (a field or serializer
-    class), in this order: DRF orders a serializer's fields by when each was made."""
-    made = {name: make() for name, make in {"id": IntegerField, **fields}.items()}
-    return named_serializer(ref_name, serializers.Serializer, made)
+CompanyRef = record_shape("CompanyRef", name=CharField, domain=CharField)
+ContactRef = record_shape("ContactRef", full_name=CharField, primary_email=EmailField)
+StageRef = record_shape("StageRef", name=CharField, is_closed=BooleanField)
+PipelineRef = record_shape("PipelineRef", name=CharField)
+DealRef = record_shape("DealRef", name=CharField, pipeline=PipelineRef, stage=StageRef)
+TicketRef = record_shape(
+    "TicketRef", subject=CharField, pipeline=PipelineRef, stage=StageRef
+)
 
-
-CompanyRef = _shape("CompanyRef", name=CharField, domain=CharField)
-ContactRef = _shape("ContactRef", full_name=CharField, primary_email=EmailField)
-StageRef = _shape("StageRef", name=CharField, is_closed=BooleanField)
-PipelineRef = _shape("PipelineRef", name=CharField)
-DealRef = _shape("DealRef", name=CharField, pipeline=PipelineRef, stage=StageRef)
-TicketRef = _shape("TicketRef", subject=CharField, pipeline=PipelineRef, stage=StageRef)
-
-StageOutput = _shape(
+StageOutput = record_shape(
     "Stage", name=CharField, position=IntegerField, is_closed=BooleanField
 )
-PipelineOutput = _shape(
+PipelineOutput = record_shape(
     "Pipeline",
     name=CharField,
     kind=partial(ChoiceField, choices=PipelineKind.choices),
@@ -182,7 +175,7 @@ def _pipeline_record_output(
     **own: Callable[[], serializers.Field[Any, Any, Any, Any]],
 ) -> type[serializers.Serializer[Any]]:
     """A deal or ticket: its `title` field, pipeline and stage, `own` fields, owner."""
-    return _shape(
+    return record_shape(
         ref_name,
         **{title: CharField},
         pipeline=PipelineRef,

@@ -2,31 +2,31 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
-from drf_spectacular.utils import (
-    OpenApiParameter,
-    extend_schema,
-    extend_schema_serializer,
-)
+from drf_spectacular.utils import OpenApiParameter, extend_schema_serializer
 from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.serializers import CharField, IntegerField
 from rest_framework.views import APIView
 
 from activity.api import LogAssociationsInputSerializer
 from config.api import (
-    ERRORS,
-    PAGE_PARAMETERS,
     EmailAddressField,
     ErrorOutput,
     StrictSerializer,
     caller,
+    list_operation,
+    operation,
     paginated,
-    paginated_schema,
+    record_shape,
+    validated,
 )
 from tracking.models import TrackedEmail
 from tracking.selectors import (
+    STATUS_LABELS,
     latest_event_id,
     notifications_after,
     tracked_email_events,
@@ -34,11 +34,12 @@ from tracking.selectors import (
     tracked_email_summary,
 )
 from tracking.services import (
-    ANONYMOUS_NOTICE,
-    RegisteredEmail,
     tracked_email_mark_sent,
     tracked_email_register,
 )
+
+# Most of this API's operations leave their errors to config.schema's shared ones.
+tracking_operation = partial(operation, errors={})
 
 
 class RecipientDecisionSerializer(serializers.Serializer):
@@ -53,7 +54,7 @@ class RecipientDecisionSerializer(serializers.Serializer):
 
 
 class LogRegistrationSerializer(serializers.Serializer):
-    registration_id = serializers.IntegerField()
+    registration_id = serializers.IntegerField(source="pk")
     token = serializers.CharField(
         help_text="Put in the X-Beacon-Registration header of the email sent (L1a)."
     )
@@ -65,24 +66,14 @@ class LogRegistrationSerializer(serializers.Serializer):
     )
 
 
-def registered_email_data(registered: RegisteredEmail) -> dict[str, Any]:
-    email = registered.email
+def message_addresses(user: Any, data: dict[str, Any]) -> dict[str, Any]:
+    """The addresses of a message as the add-in sends them (compose context, register):
+    without a From, the caller's login email."""
     return {
-        "id": email.pk,
-        "html": registered.html,
-        "tracked": email.tracked,
-        "track_clicks": email.track_clicks,
-        "anonymous": email.is_anonymous,
-        "notice": ANONYMOUS_NOTICE if email.is_anonymous else "",
-        "recipients": email.decisions,
-        "log": None
-        if registered.log is None
-        else {
-            "registration_id": registered.log.pk,
-            "token": registered.log.token,
-            "bcc_address": registered.log.bcc_address,
-            "associations": registered.log.associations,
-        },
+        "from_address": data.get("from_address") or user.email,
+        "to": data.get("to", []),
+        "cc": data.get("cc", []),
+        "bcc": data.get("bcc", []),
     }
 
 
@@ -126,51 +117,35 @@ class EmailRegisterApi(APIView):
         )
 
     @extend_schema_serializer(component_name="RegisteredEmail")
+    # Reads a tracking.services.RegisteredEmail (no docstring: it would be the
+    # component's description).
     class OutputSerializer(serializers.Serializer):
-        id = serializers.IntegerField()
+        id = serializers.IntegerField(source="email.pk")
         html = serializers.CharField(
             help_text="The HTML to send: pixel and links added."
         )
-        tracked = serializers.BooleanField()
-        track_clicks = serializers.BooleanField()
-        anonymous = serializers.BooleanField(help_text="C2: opens reported as someone.")
+        tracked = serializers.BooleanField(source="email.tracked")
+        track_clicks = serializers.BooleanField(source="email.track_clicks")
+        anonymous = serializers.BooleanField(
+            source="email.is_anonymous", help_text="C2: opens reported as someone."
+        )
         notice = serializers.CharField(allow_blank=True)
-        recipients = RecipientDecisionSerializer(many=True)
+        recipients = RecipientDecisionSerializer(many=True, source="email.decisions")
         log = LogRegistrationSerializer(allow_null=True)
 
-    @extend_schema(
-        operation_id="emails_register",
-        request=InputSerializer,
-        responses={201: OutputSerializer, 409: ErrorOutput},
-    )
+    @tracking_operation("emails_register", {201: OutputSerializer, 409: ErrorOutput})
     def post(self, request: Request) -> Response:
-        data = self.InputSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        values = data.validated_data
+        values = validated(self.InputSerializer, request.data)
         user = caller(request)
-        registered = tracked_email_register(
-            user=user,
-            from_address=values.get("from_address") or user.email,
-            to=values["to"],
-            cc=values["cc"],
-            bcc=values["bcc"],
-            subject=values["subject"],
-            html=values["html"],
-            track=values["track"],
-            log=values["log"],
-            associations=values.get("associations"),
-            skip_new_contacts=values["skip_new_contacts"],
-            draft_key=values["draft_key"],
-        )
-        body = self.OutputSerializer(registered_email_data(registered)).data
+        values |= message_addresses(user, values)
+        registered = tracked_email_register(user=user, **values)
+        body = self.OutputSerializer(registered).data
         return Response(body, status=status.HTTP_201_CREATED)
 
 
-class LinkClicksSerializer(serializers.Serializer):
-    id = serializers.IntegerField()
-    position = serializers.IntegerField()
-    url = serializers.CharField()
-    clicks = serializers.IntegerField()
+LinkClicksSerializer = record_shape(
+    "LinkClicks", position=IntegerField, url=CharField, clicks=IntegerField
+)
 
 
 class EmailOutputSerializer(serializers.Serializer):
@@ -184,9 +159,7 @@ class EmailOutputSerializer(serializers.Serializer):
     track_clicks = serializers.BooleanField()
     anonymous = serializers.BooleanField()
     contact_id = serializers.IntegerField(allow_null=True)
-    status = serializers.ChoiceField(
-        choices=["registered", "sent", "opened", "clicked"]
-    )
+    status = serializers.ChoiceField(choices=list(STATUS_LABELS))
     opens = serializers.IntegerField()
     clicks = serializers.IntegerField()
     first_opened_at = serializers.DateTimeField(allow_null=True)
@@ -221,9 +194,7 @@ def email_data(email: TrackedEmail) -> dict[str, Any]:
 
 
 class EmailSentApi(APIView):
-    @extend_schema(
-        operation_id="emails_mark_sent", request=None, responses=EmailOutputSerializer
-    )
+    @tracking_operation("emails_mark_sent", {200: EmailOutputSerializer}, request=None)
     def post(self, request: Request, pk: int) -> Response:
         email = tracked_email_get_for_user(request.user, pk)
         email = tracked_email_mark_sent(email=email)
@@ -231,7 +202,7 @@ class EmailSentApi(APIView):
 
 
 class EmailDetailApi(APIView):
-    @extend_schema(operation_id="emails_retrieve", responses=EmailOutputSerializer)
+    @tracking_operation("emails_retrieve", {200: EmailOutputSerializer})
     def get(self, request: Request, pk: int) -> Response:
         email = tracked_email_get_for_user(request.user, pk)
         return Response(EmailOutputSerializer(email_data(email)).data)
@@ -257,10 +228,8 @@ class EmailEventsApi(APIView):
         trap = serializers.BooleanField(source="link.is_trap", default=False)
         contact_id = serializers.IntegerField(allow_null=True)
 
-    @extend_schema(
-        operation_id="emails_events_list",
-        parameters=PAGE_PARAMETERS,
-        responses=paginated_schema(OutputSerializer, "TrackingEvent"),
+    @list_operation(
+        "emails_events_list", OutputSerializer, name="TrackingEvent", errors={}
     )
     def get(self, request: Request, pk: int) -> Response:
         email = tracked_email_get_for_user(request.user, pk)
@@ -307,15 +276,9 @@ class NotificationsApi(APIView):
             "without `after`, the newest event id: where a new browser starts)."
         )
 
-    @extend_schema(
-        operation_id="notifications_list",
-        summary="The caller's notifications after an event id (catch-up, T9)",
-        description=(
-            "Counted opens and clicks of the caller's tracked emails stored after "
-            "event `after`, oldest first, read from the stored events; muted contacts "
-            "and emails (V3) are left out, as on the socket. Without `after`: no "
-            "results, and the cursor to start from."
-        ),
+    @operation(
+        "notifications_list",
+        {200: OutputSerializer},
         parameters=[
             OpenApiParameter(
                 "after", int, description="The last event id this browser has seen."
@@ -324,13 +287,18 @@ class NotificationsApi(APIView):
                 "page_size", int, description="Notifications per page (max 200)."
             ),
         ],
-        responses={200: OutputSerializer, **ERRORS},
     )
     def get(self, request: Request) -> Response:
-        query = self.QuerySerializer(data=request.query_params)
-        query.is_valid(raise_exception=True)
-        after: int | None = query.validated_data.get("after")
-        size: int = query.validated_data["page_size"]
+        """The caller's notifications after an event id (catch-up, T9).
+
+        Counted opens and clicks of the caller's tracked emails stored after event
+        `after`, oldest first, read from the stored events; muted contacts and emails
+        (V3) are left out, as on the socket. Without `after`: no results, and the cursor
+        to start from.
+        """
+        query = validated(self.QuerySerializer, request.query_params)
+        after: int | None = query.get("after")
+        size: int = query["page_size"]
         if after is None:
             return Response({"results": [], "next": None, "cursor": latest_event_id()})
         found = notifications_after(caller(request), after=after, limit=size + 1)

@@ -65,6 +65,11 @@ class RegisteredEmail:
     html: str
     log: LogRegistration | None = None
 
+    @property
+    def notice(self) -> str:
+        """What the add-in tells the sender of an anonymous email (C2); else empty."""
+        return ANONYMOUS_NOTICE if self.email.is_anonymous else ""
+
 
 def _own_reason(
     address: str,
