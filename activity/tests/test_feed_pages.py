@@ -10,24 +10,12 @@ from django.contrib.auth.models import User
 from django.test import Client
 from django.urls import reverse
 
-from activity.tests.cockpit import BASE_TIME, event, tracked
+from activity.tests.cockpit import BASE_TIME, FRAGMENT, client_for, event, tracked
 from crm.models import Company, Contact
 from crm.tests import factories
 from tracking.models import Kind, Verdict
 
-pytestmark = pytest.mark.django_db
-FRAGMENT = {"Beacon-Fragment": "1"}
-
-
-def client_for(user: User) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
-
-
-@pytest.fixture
-def anna(alice: User) -> Contact:
-    return factories.contact("anna@acme.com", first_name="Anna", owner=alice)
+pytestmark = [pytest.mark.django_db, pytest.mark.plain_anna]
 
 
 def test_the_email_page_shows_recipients_status_clicks_and_counted_events_first(

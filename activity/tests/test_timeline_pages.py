@@ -11,24 +11,19 @@ from django.urls import reverse
 
 from activity.models import LoggedEmail
 from activity.selectors import timeline_page
-from activity.tests.cockpit import BASE_TIME, event, logged, tracked
+from activity.tests.cockpit import (
+    BASE_TIME,
+    FRAGMENT,
+    client_for,
+    event,
+    logged,
+    tracked,
+)
 from crm.models import Company, Contact
 from crm.tests import factories
 from tracking.models import Kind, Verdict
 
-pytestmark = pytest.mark.django_db
-FRAGMENT = {"Beacon-Fragment": "1"}
-
-
-def client_for(user: User) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
-
-
-@pytest.fixture
-def anna(alice: User) -> Contact:
-    return factories.contact("anna@acme.com", first_name="Anna", owner=alice)
+pytestmark = [pytest.mark.django_db, pytest.mark.plain_anna]
 
 
 def test_the_contact_page_shows_a_logged_email_with_its_tracking_status(
