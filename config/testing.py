@@ -138,6 +138,16 @@ def _wait_until_up(server: ServerProcesses, timeout: float = 30) -> None:
     )
 
 
+APPLICATION = "config.asgi:application"
+
+
+def granian_command(port: int, *options: str) -> list[str]:
+    """Beacon's ASGI application under granian on 127.0.0.1:`port`, with `options`."""
+    granian = Path(sys.executable).parent / "granian"
+    address = ["--host", "127.0.0.1", "--port", str(port)]
+    return [str(granian), "--interface", "asgi", *address, *options, APPLICATION]
+
+
 @contextmanager
 def asgi_server_processes(
     *, ingest: bool = True, **env: str
@@ -146,23 +156,7 @@ def asgi_server_processes(
     port = free_port()
     server = ServerProcesses(url=f"http://127.0.0.1:{port}")
     environment = server_environment(PUBLIC_BASE_URL=server.url, **env)
-    bin_dir = Path(sys.executable).parent
-    commands = [
-        [
-            str(bin_dir / "granian"),
-            "--interface",
-            "asgi",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--workers",
-            "1",
-            "--log-level",
-            "warning",
-            "config.asgi:application",
-        ]
-    ]
+    commands = [granian_command(port, "--workers", "1", "--log-level", "warning")]
     if ingest and settings.REDIS_URL:
         commands.append(
             [sys.executable, "manage.py", "run_tracking_ingest", "--block-ms", "200"]

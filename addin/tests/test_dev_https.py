@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import ssl
 import subprocess
-import sys
 import time
 import urllib.request
 from io import StringIO
@@ -12,7 +11,7 @@ from pathlib import Path
 
 from django.core.management import call_command
 
-from config.testing import free_port, server_environment
+from config.testing import free_port, granian_command, server_environment
 
 
 def test_the_manifest_is_served_over_https_with_the_made_certificate(
@@ -24,22 +23,10 @@ def test_the_manifest_is_served_over_https_with_the_made_certificate(
     assert "wrote" in out.getvalue()
     assert oct(key.stat().st_mode & 0o777) == "0o600"
     port = free_port()
-    granian = Path(sys.executable).parent / "granian"
     process = subprocess.Popen(  # noqa: S603 - our own command
-        [
-            str(granian),
-            "--interface",
-            "asgi",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--ssl-certificate",
-            str(cert),
-            "--ssl-keyfile",
-            str(key),
-            "config.asgi:application",
-        ],
+        granian_command(
+            port, "--ssl-certificate", str(cert), "--ssl-keyfile", str(key)
+        ),
         cwd=Path(__file__).resolve().parents[2],
         env=server_environment(),
         stdout=subprocess.DEVNULL,

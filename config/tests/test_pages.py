@@ -119,19 +119,20 @@ def test_the_admin_asks_visitors_to_sign_in(db: None) -> None:
     assert response["Location"].startswith(reverse("admin:login"))
 
 
-def test_the_admin_sign_in_accepts_staff_only(admin_user: User, alice: User) -> None:
-    staff = Client()
-    response = staff.post(
+def _admin_sign_in(username: str) -> tuple[Client, Any]:
+    client = Client()
+    response = client.post(
         reverse("admin:login"),
-        {"username": "admin", "password": PASSWORD, "next": "/admin/"},
+        {"username": username, "password": PASSWORD, "next": "/admin/"},
     )
+    return client, response
+
+
+def test_the_admin_sign_in_accepts_staff_only(admin_user: User, alice: User) -> None:
+    staff, response = _admin_sign_in("admin")
     assert response.status_code == 302
     assert staff.get("/admin/").status_code == 200
-    rep = Client()
-    response = rep.post(
-        reverse("admin:login"),
-        {"username": "alice", "password": PASSWORD, "next": "/admin/"},
-    )
+    rep, response = _admin_sign_in("alice")
     assert response.status_code == 200
     assert rep.get("/admin/").status_code == 302
 
