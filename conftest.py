@@ -18,6 +18,7 @@ import pytest
 from django.conf import settings
 from django.contrib.auth.models import User
 from django.db import connection
+from django.test import Client
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 from rest_framework.test import APIClient
 
@@ -137,6 +138,13 @@ def bob(db: None) -> User:
 @pytest.fixture
 def admin_user(db: None) -> User:
     return make_user("admin", seat=Seat.SALES, superuser=True)
+
+
+def client_for(user: User) -> Client:
+    """A browser's session signed in as `user`, for the pages."""
+    client = Client()
+    client.force_login(user)
+    return client
 
 
 def api_client_for(user: User | None) -> APIClient:

@@ -8,7 +8,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.contrib.auth.models import User
-from django.test import Client
 
 from activity.models import EmailThread, LoggedEmail
 from crm.models import Contact
@@ -17,12 +16,6 @@ from tracking.models import Kind, TrackedEmail, TrackedLink, TrackingEvent, Verd
 BASE_TIME = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
 # What a page's script sends to ask for the fragment it swaps in, not the whole page.
 FRAGMENT = {"Beacon-Fragment": "1"}
-
-
-def client_for(user: User) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 def tracked(

@@ -10,7 +10,8 @@ from django.contrib.auth.models import User
 from django.test import Client
 from django.urls import reverse
 
-from activity.tests.cockpit import BASE_TIME, FRAGMENT, client_for, event, tracked
+from activity.tests.cockpit import BASE_TIME, FRAGMENT, event, tracked
+from conftest import client_for
 from crm.models import Company, Contact
 from crm.tests import factories
 from tracking.models import Kind, Verdict

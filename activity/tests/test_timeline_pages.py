@@ -14,11 +14,11 @@ from activity.selectors import timeline_page
 from activity.tests.cockpit import (
     BASE_TIME,
     FRAGMENT,
-    client_for,
     event,
     logged,
     tracked,
 )
+from conftest import client_for
 from crm.models import Company, Contact
 from crm.tests import factories
 from tracking.models import Kind, Verdict

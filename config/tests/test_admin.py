@@ -4,11 +4,10 @@ from typing import Any
 
 import pytest
 from django.contrib.auth.models import User
-from django.test import Client
 from django.urls import reverse
 
 from activity.models import InboundEmail
-from conftest import make_user
+from conftest import client_for, make_user
 from crm.models import Pipeline, PipelineKind, Stage
 from crm.services import association_create, contact_create, deal_create
 from settings_admin.models import AccountSettings, Seat, SendingIdentity
@@ -25,12 +24,6 @@ def staff_user(db: None) -> User:
     user.is_staff = True
     user.save(update_fields=["is_staff"])
     return user
-
-
-def client_for(user: User) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 def settings_form(**changes: Any) -> dict[str, Any]:

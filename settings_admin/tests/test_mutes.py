@@ -9,20 +9,8 @@ from rest_framework.test import APIClient
 from crm.models import Contact
 from settings_admin.models import NotificationMute
 from tracking.models import TrackedEmail
-from tracking.tests.conftest import make_contact, register
 
 URL = "/api/v1/settings/mutes/"
-
-
-@pytest.fixture
-def anna(db: None) -> Contact:
-    return make_contact("anna@acme.example", first_name="Anna", last_name="Svensson")
-
-
-@pytest.fixture
-def proposal(alice: User, anna: Contact) -> TrackedEmail:
-    email, _ = register(alice, subject="Proposal")
-    return email
 
 
 def test_a_user_mutes_a_contact_and_an_email_and_lists_them(

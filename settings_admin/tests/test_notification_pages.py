@@ -7,30 +7,14 @@ from django.contrib.auth.models import User
 from django.template.loader import render_to_string
 from django.test import Client, RequestFactory
 
+from conftest import client_for as signed_in
 from crm.models import Contact
 from settings_admin.models import NotificationMute, UserSettings
 from tracking.models import TrackedEmail
-from tracking.tests.conftest import make_contact, register
+from tracking.tests.conftest import register
 
 PAGE = "/settings/notifications/"
 MUTE = "/settings/notifications/mutes/"
-
-
-def signed_in(user: User) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
-
-
-@pytest.fixture
-def anna(db: None) -> Contact:
-    return make_contact("anna@acme.example", first_name="Anna", last_name="Svensson")
-
-
-@pytest.fixture
-def proposal(alice: User, anna: Contact) -> TrackedEmail:
-    email, _ = register(alice, subject="Proposal")
-    return email
 
 
 def test_the_page_is_in_the_menu_and_shows_the_users_own_mutes(
