@@ -103,14 +103,7 @@ def contact_recent_open_deals(
 ) -> list[Deal]:
     """The contact's most recently associated deals whose stage is open and that are
     not archived (C1, L5)."""
-    links = (
-        ContactDeal.objects.filter(
-            contact=contact, deal__stage__is_closed=False, deal__archived_at=None
-        )
-        .select_related("deal__stage", "deal__pipeline")
-        .order_by("-created_at", "-id")[:limit]
-    )
-    return [link.deal for link in links]
+    return _contact_recent_open(contact, ContactDeal, "deal", limit)
 
 
 def contact_recent_open_tickets(
@@ -118,14 +111,22 @@ def contact_recent_open_tickets(
 ) -> list[Ticket]:
     """The contact's most recently associated tickets whose status is open and that
     are not archived (C1, L5)."""
+    return _contact_recent_open(contact, ContactTicket, "ticket", limit)
+
+
+def _contact_recent_open(
+    contact: Contact, link_model: type[Model], record: str, limit: int
+) -> list[Any]:
+    open_records = {
+        f"{record}__stage__is_closed": False,
+        f"{record}__archived_at": None,
+    }
     links = (
-        ContactTicket.objects.filter(
-            contact=contact, ticket__stage__is_closed=False, ticket__archived_at=None
-        )
-        .select_related("ticket__stage", "ticket__pipeline")
+        link_model._default_manager.filter(contact=contact, **open_records)
+        .select_related(f"{record}__stage", f"{record}__pipeline")
         .order_by("-created_at", "-id")[:limit]
     )
-    return [link.ticket for link in links]
+    return [getattr(link, record) for link in links]
 
 
 def _recent_open_by_contact(
@@ -278,6 +279,19 @@ def company_list(
     return companies.order_by("name", "id")
 
 
+def _pipeline_record_list(
+    records: QuerySet[Any], title: str, q: str, owner: int | None, pipeline: int | None
+) -> QuerySet[Any]:
+    """Deals or tickets, newest first: every word of `q` in the `title` field."""
+    for term in q.split():
+        records = records.filter(**{f"{title}__icontains": term})
+    if owner is not None:
+        records = records.filter(owner_id=owner)
+    if pipeline is not None:
+        records = records.filter(pipeline_id=pipeline)
+    return records.order_by("-created_at", "-id")
+
+
 def deal_list(
     *,
     q: str = "",
@@ -286,13 +300,7 @@ def deal_list(
     archived: bool = False,
 ) -> QuerySet[Deal]:
     deals = _archived(deals_with_details(), archived)
-    for term in q.split():
-        deals = deals.filter(name__icontains=term)
-    if owner is not None:
-        deals = deals.filter(owner_id=owner)
-    if pipeline is not None:
-        deals = deals.filter(pipeline_id=pipeline)
-    return deals.order_by("-created_at", "-id")
+    return _pipeline_record_list(deals, "name", q, owner, pipeline)
 
 
 def ticket_list(
@@ -303,13 +311,7 @@ def ticket_list(
     archived: bool = False,
 ) -> QuerySet[Ticket]:
     tickets = _archived(tickets_with_details(), archived)
-    for term in q.split():
-        tickets = tickets.filter(subject__icontains=term)
-    if owner is not None:
-        tickets = tickets.filter(owner_id=owner)
-    if pipeline is not None:
-        tickets = tickets.filter(pipeline_id=pipeline)
-    return tickets.order_by("-created_at", "-id")
+    return _pipeline_record_list(tickets, "subject", q, owner, pipeline)
 
 
 def pipeline_list(*, kind: str | None = None) -> QuerySet[Pipeline]:
