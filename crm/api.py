@@ -31,16 +31,7 @@ from config.api import (
     validated,
 )
 from config.schema import KindSchema
-from crm import kinds, selectors
-from crm.models import (
-    ContactSource,
-    LegalBasis,
-    MarketingStatus,
-    Pipeline,
-    PipelineKind,
-    Stage,
-    TicketPriority,
-)
+from crm import kinds, models, selectors
 from crm.serializers import (
     CompanyLinkOutput,
     CompanyOutput,
@@ -90,10 +81,10 @@ def _contact_fields(create: bool) -> Fields:
         ),
         "owner": _owner_field(),
         "marketing_status": serializers.ChoiceField(
-            choices=MarketingStatus.choices, required=False
+            choices=models.MarketingStatus.choices, required=False
         ),
         "legal_basis": serializers.ChoiceField(
-            choices=LegalBasis.choices, required=False, allow_blank=True
+            choices=models.LegalBasis.choices, required=False, allow_blank=True
         ),
     }
 
@@ -122,10 +113,10 @@ def _pipeline_record_fields(kind: str, title: str, create: bool) -> Fields:
     return {
         title: serializers.CharField(max_length=255, required=create),
         "pipeline": serializers.PrimaryKeyRelatedField(
-            queryset=Pipeline.objects.filter(kind=kind), required=create
+            queryset=models.Pipeline.objects.filter(kind=kind), required=create
         ),
         "stage": serializers.PrimaryKeyRelatedField(
-            queryset=Stage.objects.select_related("pipeline"),
+            queryset=models.Stage.objects.select_related("pipeline"),
             required=create,
             help_text="A stage of the pipeline; another pipeline's is `invalid_stage`.",
         ),
@@ -134,7 +125,7 @@ def _pipeline_record_fields(kind: str, title: str, create: bool) -> Fields:
 
 def _deal_fields(create: bool) -> Fields:
     return {
-        **_pipeline_record_fields(PipelineKind.DEAL, "name", create),
+        **_pipeline_record_fields(models.PipelineKind.DEAL, "name", create),
         "amount": serializers.DecimalField(
             max_digits=14, decimal_places=2, required=False, allow_null=True
         ),
@@ -145,9 +136,9 @@ def _deal_fields(create: bool) -> Fields:
 
 def _ticket_fields(create: bool) -> Fields:
     return {
-        **_pipeline_record_fields(PipelineKind.TICKET, "subject", create),
+        **_pipeline_record_fields(models.PipelineKind.TICKET, "subject", create),
         "priority": serializers.ChoiceField(
-            choices=TicketPriority.choices, required=False
+            choices=models.TicketPriority.choices, required=False
         ),
         "owner": _owner_field(),
     }
@@ -219,7 +210,7 @@ CONTACTS = ApiKind(
     ContactOutput,
     _contact_fields,
     create_summary="Create a contact; it joins its company by email domain (R5)",
-    create_with={"created_via": ContactSource.API},
+    create_with={"created_via": models.ContactSource.API},
 )
 COMPANIES = ApiKind(kinds.COMPANY, "name or domain", CompanyOutput, _company_fields)
 DEALS = ApiKind(kinds.DEAL, "name", DealOutput, _deal_fields, DealDetailOutput)
