@@ -245,6 +245,9 @@ def email_log(
     )
     # The sender's copy of a tracked email: no live click URL or pixel is stored.
     html_body, text_body = strip_live_tracking(parsed.html, parsed.text)
+    # Defects of a message read leniently and what was over a limit: written with the
+    # row, which is updated only for the notes known later (below).
+    notes = parsed.notes + authentication_notes(inbound)
     email = LoggedEmail.objects.create(
         message_id=parsed.message_id,
         sender=sender,
@@ -260,6 +263,7 @@ def email_log(
         html_body=html_body,
         text_body=text_body,
         tracked_email=_tracked_copy(registration),
+        notes=notes,
     )
     chosen = _associations(
         loggable=loggable,
@@ -277,14 +281,13 @@ def email_log(
             "basis (privacy is on) or is not a contact.",
         )
     _link(email, chosen, run)
-    # Defects of a message read leniently and what was over a limit, then attachments.
-    email.notes = (
-        parsed.notes
-        + authentication_notes(inbound)
-        + ([] if recipients or not chosen.is_empty() else [NO_RECIPIENT_NOTE])
-        + _attachments_save(email, parsed.parts, settings)
-    )
-    if email.notes:
+    # Notes known only now: no recipient to log to (nothing chosen either), then the
+    # attachments left out.
+    later = (
+        [] if recipients or not chosen.is_empty() else [NO_RECIPIENT_NOTE]
+    ) + _attachments_save(email, parsed.parts, settings)
+    if later:
+        email.notes = notes + later
         email.save(update_fields=["notes"])
     return email
 

@@ -177,8 +177,21 @@ def _dmarc_record(domain: str) -> dict[str, str] | None:
     return None
 
 
+def _header_section(raw: bytes) -> bytes:
+    """`raw` up to and including an empty line that ends its headers, or all of it:
+    the header parser then reads the headers alone, not the body line by line. The
+    first CRLF CRLF or LF LF is an empty line at or after the one the parser stops at,
+    so it reads exactly the same headers."""
+    ends = [
+        found + len(blank)
+        for blank in (b"\r\n\r\n", b"\n\n")
+        if (found := raw.find(blank)) >= 0
+    ]
+    return raw[: min(ends)] if ends else raw
+
+
 def _from_domain(raw: bytes) -> str:
-    headers = BytesHeaderParser(policy=compat32).parsebytes(raw)
+    headers = BytesHeaderParser(policy=compat32).parsebytes(_header_section(raw))
     addresses = getaddresses([str(v) for v in headers.get_all("From") or []])
     for _, address in addresses:
         if "@" in address:

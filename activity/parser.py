@@ -484,20 +484,43 @@ def _omitted_notes(spooler: Spooler, notes: _Notes) -> None:
 def _header_notes(msg: EmailMessage, notes: _Notes) -> None:
     """Defects of the headers the timeline shows. policy.default keeps an unstructured
     header's defects (bad encoded words, stray bytes) only in its parse tree."""
-    wanted = {name.lower() for name in NOTED_HEADERS}
     for name, value in msg.raw_items():
-        if name.lower() not in wanted:
+        if name.lower() not in _NOTED:
             continue
         try:
-            header = msg.policy.header_factory(name, value)  # type: ignore[attr-defined]
-            defects = list(header.defects)
-            if isinstance(header, UnstructuredHeader):
-                defects += get_unstructured(str(value)).all_defects
+            defects = _header_defects(msg.policy, name, value)
         except Exception as exc:  # a header the registry cannot even build
             notes.add("bad_header", f"{name}: {exc}")
             continue
         for defect in defects:
             notes.defect(defect, f"{name}: ")
+
+
+_NOTED = frozenset(name.lower() for name in NOTED_HEADERS)
+_DEFECTS_CACHE: dict[tuple[str, str], tuple[Exception, ...]] = {}
+
+
+def _header_defects(policy: Any, name: str, value: str) -> tuple[Exception, ...]:
+    """One header field's defects, remembered by its name and raw value as the header
+    objects are (`_Policy`): From, To or Date recur from message to message. An
+    unstructured header's object holds none of them (its parse tree does), so only the
+    tree is built for it, once."""
+    key = (name, value)
+    found = _DEFECTS_CACHE.get(key)
+    if found is not None:
+        return found
+    factory = policy.header_factory
+    if issubclass(
+        factory.registry.get(name.lower(), factory.default_class), UnstructuredHeader
+    ):
+        found = tuple(get_unstructured(str(value)).all_defects)
+    else:
+        found = tuple(factory(name, value).defects)
+    if len(value) <= _HEADER_CACHE_VALUE_MAX:
+        if len(_DEFECTS_CACHE) >= _HEADER_CACHE_SIZE:
+            _DEFECTS_CACHE.clear()
+        _DEFECTS_CACHE[key] = found
+    return found
 
 
 def _part_notes(msg: EmailMessage, notes: _Notes) -> None:

@@ -8,9 +8,9 @@ later in a worker, so a hostile message can never take the receiver down.
 
 Database work runs on a small pool of threads of the receiver's own, each keeping its
 connection (checked at most once a second, and dropped after any failure), so a
-message costs one file write and one INSERT; the account's BCC address is read once per
-SMTP session; a thread of its own queues the processing, several messages per task
-(`Enqueuer`).
+message costs one file write and one INSERT; the account's BCC address, and whether
+each recipient is a logging address, are read once per SMTP session; a thread of its
+own queues the processing, several messages per task (`Enqueuer`).
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ import time
 import weakref
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from typing import Any, AnyStr, TypeVar
 
 from aiosmtpd.controller import Controller
@@ -139,12 +140,24 @@ def _store(
     return inbound.pk
 
 
+@dataclass
+class _SessionReads:
+    """Read once per SMTP session, as a sender's server sends message after message on
+    one connection. Only the RCPT answer rests on it: the worker reads the addresses
+    anew for each task (activity.senders), so an address regenerated meanwhile logs
+    nothing."""
+
+    account: AccountSettings
+    accepted: dict[str, bool] = field(default_factory=dict)
+
+
 class BccHandler:
     def __init__(self, threads: int = STORE_THREADS) -> None:
         self.executor = ThreadPoolExecutor(threads, thread_name_prefix="bcc-store")
         self.enqueuer = Enqueuer()
-        # The account settings read for each open SMTP session.
-        self.accounts: weakref.WeakKeyDictionary[Session, AccountSettings] = (
+        # What each open SMTP session has read: the account settings, and whether each
+        # recipient it gave is a logging address (a personal one is a query).
+        self.sessions: weakref.WeakKeyDictionary[Session, _SessionReads] = (
             weakref.WeakKeyDictionary()
         )
 
@@ -161,12 +174,15 @@ class BccHandler:
         rcpt_options: list[str],
     ) -> str:
         try:
-            account = self.accounts.get(session)
-            if account is None:
-                account = await self._run(account_settings_get)
-                self.accounts[session] = account
-            # A personal address is looked up in the database: on a storing thread.
-            accepted = await self._run(bcc_address_parse, address, account) is not None
+            reads = self.sessions.get(session)
+            if reads is None:
+                reads = _SessionReads(await self._run(account_settings_get))
+                self.sessions[session] = reads
+            accepted = reads.accepted.get(address)
+            if accepted is None:
+                # A personal address is looked up in the database: on a storing thread.
+                found = await self._run(bcc_address_parse, address, reads.account)
+                accepted = reads.accepted[address] = found is not None
         except Exception:
             log.exception("Checking recipient %s failed", address)
             return "451 4.3.0 Temporary failure; try again later"

@@ -180,8 +180,25 @@ class Spooler:
             self._out, self._out_size = [], 0
 
     def run(self, fp: BinaryIO) -> list[Spooled]:
+        # Most lines are the body of a part kept whole, a preamble or an epilogue (passed
+        # on), or of a part left out (dropped): only a line starting with "--" may end
+        # that, so the others skip `_line`'s dispatch, a few function calls per line of
+        # every message. `_line` alone changes the state these two flags mirror.
+        passing = dropping = False
         for line in _iter_lines(fp):
+            if (passing or dropping) and not line.startswith(b"--"):
+                if passing:
+                    self._out.append(line)
+                    self._out_size += len(line)
+                    if self._out_size >= READ_CHUNK:
+                        self._flush()
+                continue
             self._line(line)
+            entity = self.entity
+            dropping = self.skipping
+            passing = not dropping and (
+                entity is None or not (self.in_headers or entity.spoolable)
+            )
         if self.entity is not None and self.in_headers:
             self._headers_done(self.entity)  # headers only, no blank line after them
         if not self.skipping:
