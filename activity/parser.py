@@ -28,7 +28,7 @@ from email import errors as email_errors
 from email import policy
 from email._header_value_parser import get_unstructured
 from email.feedparser import BytesFeedParser
-from email.headerregistry import UnstructuredHeader
+from email.headerregistry import BaseHeader, HeaderRegistry, UnstructuredHeader
 from email.message import EmailMessage, Message
 from email.utils import getaddresses, parsedate_to_datetime
 from pathlib import Path
@@ -181,7 +181,25 @@ class _Policy(policy.EmailPolicy):
 _HEADER_CACHE: dict[tuple[str, str], Any] = {}
 _HEADER_CACHE_SIZE = 10_000
 _HEADER_CACHE_VALUE_MAX = 1_000  # longer values (References, …) rarely recur
-_POLICY = _Policy(message_factory=_ParsedMessage)
+
+
+class _Registry(HeaderRegistry):
+    """policy.default's header registry, which builds a new class for every header it
+    parses (`HeaderRegistry.__getitem__`, a `type()` call): one per name is enough."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._classes: dict[str, type[BaseHeader]] = {}
+
+    def __getitem__(self, name: str) -> type[BaseHeader]:
+        key = name.lower()
+        found = self._classes.get(key)
+        if found is None:
+            found = self._classes[key] = super().__getitem__(name)
+        return found
+
+
+_POLICY = _Policy(message_factory=_ParsedMessage, header_factory=_Registry())
 
 
 class MalformedEmail(Exception):

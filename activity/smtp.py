@@ -51,8 +51,9 @@ STORE_THREADS = 2
 CONNECTION_CHECK_SECONDS = 1.0
 
 # How long the first stored row waits for others to share its task: a few ms of
-# latency for fewer broker messages and larger batches in the worker.
-ENQUEUE_LINGER_SECONDS = 0.01
+# latency for fewer broker messages and larger batches in the worker, where each task
+# costs ~15 ms of CPU besides its messages' ~4 ms each (claim, settings, contacts).
+ENQUEUE_LINGER_SECONDS = 0.025
 
 T = TypeVar("T")
 _checked = threading.local()

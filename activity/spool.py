@@ -136,12 +136,30 @@ def is_body_part(msg: Message) -> bool:
 
 
 def _is_body_candidate(headers: bytes) -> tuple[bool, str, bytes | None]:
-    """(is a text body, transfer encoding, multipart boundary)."""
-    msg = BytesHeaderParser(policy=policy.compat32).parsebytes(headers)
-    boundary = msg.get_boundary() if msg.get_content_maintype() == "multipart" else None
-    encoding = str(msg.get("Content-Transfer-Encoding", "")).strip().lower()
-    body = is_body_part(msg)
-    return body, encoding, boundary.encode("latin-1", "replace") if boundary else None
+    """(is a text body, transfer encoding, multipart boundary). A part's headers recur
+    from message to message (a text or HTML body's Content-Type and encoding), so the
+    answer is remembered by the header bytes."""
+    found = _CANDIDATES.get(headers)
+    if found is None:
+        msg = BytesHeaderParser(policy=policy.compat32).parsebytes(headers)
+        multipart = msg.get_content_maintype() == "multipart"
+        boundary = msg.get_boundary() if multipart else None
+        encoding = str(msg.get("Content-Transfer-Encoding", "")).strip().lower()
+        found = (
+            is_body_part(msg),
+            encoding,
+            boundary.encode("latin-1", "replace") if boundary else None,
+        )
+        if len(headers) <= _CANDIDATE_KEY_MAX:
+            if len(_CANDIDATES) >= _CANDIDATES_SIZE:
+                _CANDIDATES.clear()
+            _CANDIDATES[headers] = found
+    return found
+
+
+_CANDIDATES: dict[bytes, tuple[bool, str, bytes | None]] = {}
+_CANDIDATES_SIZE = 1_024
+_CANDIDATE_KEY_MAX = 1_024
 
 
 class Spooler:
