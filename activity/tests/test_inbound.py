@@ -190,6 +190,35 @@ def test_the_batch_reads_the_same_recent_open_deals_as_one_contact_would(
     assert found[other.pk] == []
 
 
+def test_the_batch_leaves_out_archived_and_closed_tickets_as_one_contact_would(
+    anna: Contact,
+) -> None:
+    from crm.models import Pipeline, PipelineKind, Stage
+    from crm.selectors import (
+        contact_recent_open_tickets,
+        recent_open_tickets_by_contact,
+    )
+    from crm.services import association_create, record_archive, ticket_create
+
+    pipeline = Pipeline.objects.create(name="Support", kind=PipelineKind.TICKET)
+    new = Stage.objects.create(pipeline=pipeline, name="New")
+    solved = Stage.objects.create(pipeline=pipeline, name="Solved", is_closed=True)
+    tickets = [
+        ticket_create(
+            subject=f"T{i}", pipeline=pipeline, stage=solved if i == 1 else new
+        )
+        for i in range(4)
+    ]
+    for ticket in tickets:
+        association_create(left=anna, right=ticket)
+    record_archive(record=tickets[2], archived=True)
+
+    found = recent_open_tickets_by_contact({anna.pk})
+
+    assert found[anna.pk] == contact_recent_open_tickets(anna)
+    assert found[anna.pk] == [tickets[3], tickets[0]]
+
+
 def test_a_message_whose_task_was_lost_is_queued_again_by_the_sweep(
     alice: Any, anna: Contact
 ) -> None:
