@@ -26,9 +26,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email import errors as email_errors
 from email import policy
-from email._header_value_parser import get_unstructured
 from email.feedparser import BytesFeedParser
-from email.headerregistry import BaseHeader, HeaderRegistry, UnstructuredHeader
 from email.message import EmailMessage, Message
 from email.utils import getaddresses, parsedate_to_datetime
 from pathlib import Path
@@ -36,6 +34,7 @@ from typing import IO, Any, BinaryIO
 
 from django.conf import settings
 
+from activity.headers import OneClassPerName, header_defects
 from activity.spool import (
     OMITTED_HEADER,
     SPOOL_HEADER,
@@ -183,23 +182,7 @@ _HEADER_CACHE_SIZE = 10_000
 _HEADER_CACHE_VALUE_MAX = 1_000  # longer values (References, …) rarely recur
 
 
-class _Registry(HeaderRegistry):
-    """policy.default's header registry, which builds a new class for every header it
-    parses (`HeaderRegistry.__getitem__`, a `type()` call): one per name is enough."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self._classes: dict[str, type[BaseHeader]] = {}
-
-    def __getitem__(self, name: str) -> type[BaseHeader]:
-        key = name.lower()
-        found = self._classes.get(key)
-        if found is None:
-            found = self._classes[key] = super().__getitem__(name)
-        return found
-
-
-_POLICY = _Policy(message_factory=_ParsedMessage, header_factory=_Registry())
+_POLICY = _Policy(message_factory=_ParsedMessage, header_factory=OneClassPerName())
 
 
 class MalformedEmail(Exception):
@@ -506,7 +489,7 @@ def _header_notes(msg: EmailMessage, notes: _Notes) -> None:
         if name.lower() not in _NOTED:
             continue
         try:
-            defects = _header_defects(msg.policy, name, value)
+            defects = header_defects(msg.policy, name, value)
         except Exception as exc:  # a header the registry cannot even build
             notes.add("bad_header", f"{name}: {exc}")
             continue
@@ -515,30 +498,6 @@ def _header_notes(msg: EmailMessage, notes: _Notes) -> None:
 
 
 _NOTED = frozenset(name.lower() for name in NOTED_HEADERS)
-_DEFECTS_CACHE: dict[tuple[str, str], tuple[Exception, ...]] = {}
-
-
-def _header_defects(policy: Any, name: str, value: str) -> tuple[Exception, ...]:
-    """One header field's defects, remembered by its name and raw value as the header
-    objects are (`_Policy`): From, To or Date recur from message to message. An
-    unstructured header's object holds none of them (its parse tree does), so only the
-    tree is built for it, once."""
-    key = (name, value)
-    found = _DEFECTS_CACHE.get(key)
-    if found is not None:
-        return found
-    factory = policy.header_factory
-    if issubclass(
-        factory.registry.get(name.lower(), factory.default_class), UnstructuredHeader
-    ):
-        found = tuple(get_unstructured(str(value)).all_defects)
-    else:
-        found = tuple(factory(name, value).defects)
-    if len(value) <= _HEADER_CACHE_VALUE_MAX:
-        if len(_DEFECTS_CACHE) >= _HEADER_CACHE_SIZE:
-            _DEFECTS_CACHE.clear()
-        _DEFECTS_CACHE[key] = found
-    return found
 
 
 def _part_notes(msg: EmailMessage, notes: _Notes) -> None:
