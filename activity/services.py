@@ -16,7 +16,7 @@ from django.utils import timezone
 from activity.models import LoggedEmail, LogRegistration
 from activity.selectors import RECORD_MODELS, association_ids, records_missing
 from config.api import DomainError
-from crm.selectors import record_check_writable
+from crm.selectors import record_check_writable, records_reached_by
 
 
 class InvalidAssociation(DomainError):
@@ -58,6 +58,7 @@ def email_log_register(
         associations = {
             kind: sorted(set(associations.get(kind) or [])) for kind in RECORD_MODELS
         }
+        _check_chosen(user, associations, [*to, *cc, *bcc])
     registration = registration or LogRegistration(user=user)
     registration.from_address = from_address.strip().lower()
     registration.to = [address.strip().lower() for address in to]
@@ -70,6 +71,19 @@ def email_log_register(
     ]
     registration.save()
     return registration
+
+
+def _check_chosen(
+    user: User, associations: dict[str, list[int]], recipients: list[str]
+) -> None:
+    """A record chosen in the Log box is one the recipients lead to (L5, whoever owns
+    it, as default logging would) or one the rep may change (V1: as linking it from a
+    timeline); anything else is refused before anything is written."""
+    reached = records_reached_by(recipients)
+    for kind, ids in associations.items():
+        others = set(ids) - reached[kind]
+        for record in RECORD_MODELS[kind]._default_manager.filter(pk__in=others):
+            record_check_writable(user, record)  # type: ignore[arg-type]
 
 
 # -- edits from the timeline (V1) -------------------------------------------------------

@@ -177,6 +177,23 @@ def recent_open_tickets_by_contact(
     return _recent_open_by_contact(ContactTicket, Ticket, contact_ids, limit)
 
 
+def records_reached_by(addresses: Iterable[str]) -> dict[str, set[int]]:
+    """The records an email to these addresses is logged to by default (L5): each
+    recipient's contact, its primary company, its newest open deals and tickets. The
+    add-in offers these in its Log box, whoever owns them."""
+    contacts = list(contacts_by_emails(addresses).values())
+    ids = {contact.pk for contact in contacts}
+    companies = (contact_primary_company(contact) for contact in contacts)
+    deals = recent_open_deals_by_contact(ids)
+    tickets = recent_open_tickets_by_contact(ids)
+    return {
+        "contacts": ids,
+        "companies": {company.pk for company in companies if company is not None},
+        "deals": {deal.pk for found in deals.values() for deal in found},
+        "tickets": {ticket.pk for found in tickets.values() for ticket in found},
+    }
+
+
 # Access: one rule for every CRM record (contacts, companies, deals, tickets).
 
 
