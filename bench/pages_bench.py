@@ -6,7 +6,10 @@
    are written again when the tracking part emptied the events table).
 2. Times the timeline fragment the record page's "Older" reads, in this process
    (server time: view, queries and template, no network): the first page and the
-   deepest one, `timeline_first_p95_ms` and `timeline_deep_ratio` (deep p95 / first p95).
+   deepest one, `timeline_first_p95_ms` and `timeline_deep_ratio` (deep p95 / first p95);
+   the same with the cards' cache missing every time (`timeline_*_miss_p95_ms`); and
+   the CPU one contact page costs this process and PostgreSQL (`contact_page_cpu_ms`,
+   `contact_page_pg_cpu_ms`).
 3. Loads the contact page with its timeline, signed in, with 64 connections under the
    web server the Procfile runs for pages (granian's WSGI interface) and, for comparison,
    under the ASGI server that keeps /t/ and /ws/ (`contact_page_asgi_rps`).
@@ -213,7 +216,72 @@ def timeline_times(rep: Any, contact: Any) -> dict[str, Any]:
         "timeline_first_p50_ms": round(_percentile(timings["first"], 0.5), 2),
         "timeline_deep_p95_ms": round(deep, 2),
         "timeline_deep_ratio": round(deep / first, 2),
+        **_missed(client, url, deep_url),
     }
+
+
+def _missed(client: Any, url: str, deep_url: str) -> dict[str, float]:
+    """The same pages with the cards' cache always missing (activity.timeline_cache):
+    what the first view after a change costs (selector, cards, template, digest)."""
+    from django.core.cache.backends.dummy import DummyCache
+
+    from activity import timeline_cache
+
+    kept = timeline_cache.cache
+    timeline_cache.cache = DummyCache("bench", {})
+    timings: dict[str, list[float]] = {"first": [], "deep": []}
+    try:
+        for n in range(REQUESTS // 2 + 5):
+            for name, target in (("first", url), ("deep", deep_url)):
+                started = time.perf_counter()
+                client.get(target, headers={"Beacon-Fragment": "1"})
+                if n >= 5:
+                    timings[name].append((time.perf_counter() - started) * 1000)
+    finally:
+        timeline_cache.cache = kept
+    return {
+        "timeline_first_miss_p95_ms": round(_percentile(timings["first"], 0.95), 2),
+        "timeline_deep_miss_p95_ms": round(_percentile(timings["deep"], 0.95), 2),
+    }
+
+
+def page_cpu(rep: Any, contact: Any) -> dict[str, float]:
+    """CPU per contact page in this process (view, queries' client side, template; the
+    cards from the cache), the median of 5 rounds of 50: steadier than a rate on a
+    shared machine. PostgreSQL's CPU for the same requests, read from its backend."""
+    from django.db import connection
+    from django.test import Client
+
+    client = Client(HTTP_HOST="127.0.0.1")
+    client.force_login(rep)
+    path = f"/contacts/{contact.pk}/"
+    for _ in range(10):
+        client.get(path)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        backend = Path(f"/proc/{cursor.fetchone()[0]}/stat")
+    rounds: list[tuple[float, float]] = []
+    for _ in range(5):
+        server, cpu = _backend_cpu(backend), time.process_time()
+        for _ in range(50):
+            client.get(path)
+        rounds.append(
+            ((time.process_time() - cpu) * 20, (_backend_cpu(backend) - server) * 20)
+        )
+    rounds.sort()
+    return {
+        "contact_page_cpu_ms": round(rounds[2][0], 2),
+        "contact_page_pg_cpu_ms": round(rounds[2][1], 2),
+    }
+
+
+def _backend_cpu(stat: Path) -> float:
+    """CPU seconds of a local process (0 when it is not readable: another host)."""
+    try:
+        fields = stat.read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def session_cookie(rep: Any) -> str:
@@ -246,7 +314,9 @@ def _server(interface: str, port: int) -> subprocess.Popen[bytes]:
             target,
         ],
         cwd=ROOT, start_new_session=True, stdout=sys.stderr,
-        env={**os.environ, "DB_CONN_MAX_AGE": "600"},
+        # As the Procfile: `live` (ASGI) on a connection pool, `web` (WSGI) on a
+        # persistent connection per thread.
+        env={**os.environ, **({"DB_POOL_SIZE": "8"} if interface == "asgi" else {})},
     )  # fmt: skip
 
 
@@ -266,17 +336,21 @@ def load(url: str, cookie: str) -> tuple[float, float, int]:
         out = subprocess.run(  # noqa: S603 - fixed arguments
             [
                 shutil.which("wrk") or "wrk", "-t2", f"-c{CONNECTIONS}",
-                f"-d{PAGE_SECONDS:g}s", "--latency", "-H", f"Cookie: {cookie}", url,
+                f"-d{PAGE_SECONDS:g}s", "--timeout", "10s", "--latency",
+                "-H", f"Cookie: {cookie}", url,
             ],
             capture_output=True, text=True, check=True,
         ).stdout  # fmt: skip
         log(out)
         p99 = re.search(r"^\s+99%\s+([\d.]+)(us|ms|s)\s*$", out, re.M)
         errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+        # wrk leaves timed-out requests out of its latencies: they count as errors.
+        timeouts = re.search(r"Socket errors: .*timeout (\d+)", out)
         return (
             float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),  # type: ignore[union-attr]
             wrk_ms(*p99.groups()) if p99 else 0.0,
-            int(errors.group(1)) if errors else 0,
+            (int(errors.group(1)) if errors else 0)
+            + (int(timeouts.group(1)) if timeouts else 0),
         )
     from bench.pixel_load import run_load
 
@@ -319,6 +393,7 @@ def run() -> dict[str, Any]:
     call_command("collectstatic", "--noinput", verbosity=0)
     rep, contact = seed()
     results = timeline_times(rep, contact)
+    results.update(page_cpu(rep, contact))
     log(f"timeline: {results}")
     results.update(page_load(rep, contact))
     return results
