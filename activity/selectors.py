@@ -138,7 +138,8 @@ SELECT md5(concat(
                  FROM tracking_trackingevent
                 WHERE email_id = t.id AND verdict = ANY(%s)
                 GROUP BY kind, link_id) v),
-      (SELECT json_agg(json_build_array(k.id, k.url) ORDER BY k.id)
+      (SELECT json_agg(json_build_array(k.id, k.position, k.url)
+                       ORDER BY k.position, k.id)
          FROM tracking_trackedlink k WHERE k.email_id = t.id AND NOT k.is_trap))
     ORDER BY p.is_pinned DESC, p.sent_at DESC, p.id DESC)
      FROM page p

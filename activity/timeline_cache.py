@@ -4,9 +4,10 @@ A record page's timeline costs most of the page's time (the cards' queries and t
 template). The HTML of one page of cards is kept in the cache under a key made of:
 the record, the page (its path and cursor), the viewer (id, super admin or not, email
 address: the cards' edit rights, tracking status, reply link and mute buttons depend on
-them), this process (a deploy never serves another version's HTML) and
-`activity.selectors.timeline_fingerprint` — one query that digests every row, count and
-event the cards show, read from the database on every request. Whatever writes to a
+them), the active time zone and language, this process (a deploy never serves another
+version's HTML) and `activity.selectors.timeline_fingerprint` — one query that digests
+every row, count and event the cards show, read from the database on every request.
+Whatever writes to a
 logged email, its associations, attachments, tracking events or the viewer's mutes,
 through any path (services, the ingestor, the admin, a bulk update), changes the digest:
 a cached page is never stale and nothing has to remember to invalidate it.
@@ -29,6 +30,7 @@ from django.db import connection, transaction
 from django.db.models import Model
 from django.http import HttpRequest
 from django.middleware.csrf import get_token
+from django.utils import timezone, translation
 
 from activity.selectors import timeline_fingerprint
 
@@ -53,6 +55,9 @@ def _key(request: HttpRequest, kind: str, pk: int, fingerprint: str) -> str:
             str(int(bool(getattr(user, "is_superuser", False)))),
             getattr(user, "email", ""),
             request.get_full_path(),
+            # Dates are shown in the active time zone, words in the active language.
+            timezone.get_current_timezone_name(),
+            translation.get_language() or "",
             fingerprint,
         ]
     )

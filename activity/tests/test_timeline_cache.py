@@ -14,6 +14,7 @@ from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import timezone
 
 from activity import services
 from activity.models import Attachment, LoggedEmail
@@ -245,3 +246,15 @@ def test_each_response_carries_its_own_csrf_token_that_a_post_accepts(
     copy.refresh_from_db()
     assert copy.is_pinned
     assert "Unpin" in client.get(page).content.decode()
+
+
+def test_pages_shown_in_another_time_zone_are_cached_apart(
+    alice: User, anna: Contact, sent: tuple[TrackedEmail, LoggedEmail]
+) -> None:
+    client = client_for(alice)
+    assert 'datetime="2026-11-20T09:00:00+00:00"' in served_from_cache(client, anna)
+
+    with timezone.override("Asia/Tokyo"):
+        html = fragment(client, anna)[0]
+
+    assert 'datetime="2026-11-20T18:00:00+09:00"' in html
