@@ -164,6 +164,8 @@ if REDIS_URL:
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": env_str("CACHE_PREFIX", "beacon"),
+            # One pool per process, not one per ASGI request or socket (its docstring).
+            "OPTIONS": {"pool_class": "config.redis_pool.SharedConnectionPool"},
         }
     }
     # Sessions read from Redis (written through to the database, which stays the
