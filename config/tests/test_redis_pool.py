@@ -15,7 +15,7 @@ from django.core.cache import caches
 
 def test_every_async_context_shares_the_process_pool(redis_url: str) -> None:
     async def in_a_context_of_its_own() -> tuple[Any, Any]:
-        backend = caches["default"]
+        backend: Any = caches["default"]  # RedisCache
         await backend.aset("redis-pool-probe", 1, 5)
         return backend, backend._cache._get_connection_pool(write=True)
 
