@@ -193,17 +193,14 @@ class TimelinePageSerializer(serializers.Serializer):
 # -- inbound ----------------------------------------------------------------------------
 
 
-class InboundSerializer(serializers.Serializer):
-    id = serializers.IntegerField()
-    status = serializers.CharField()
-    reason = serializers.CharField()
-    detail = serializers.CharField()
-    route = serializers.CharField()
-    size = serializers.IntegerField()
-    from_address = serializers.CharField()
-    subject = serializers.CharField()
-    logged_email_id = serializers.IntegerField(allow_null=True)
-    received_at = serializers.DateTimeField()
+# A stored message's state (L1, S7): what it is, where it came from, what became of it.
+InboundSerializer = record_shape(
+    "Inbound",
+    status=CharField, reason=CharField, detail=CharField, route=CharField,
+    size=serializers.IntegerField, from_address=CharField, subject=CharField,
+    logged_email_id=partial(serializers.IntegerField, allow_null=True),
+    received_at=serializers.DateTimeField,
+)  # fmt: skip
 
 
 class InboundCreateApi(APIView):

@@ -9,7 +9,7 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema_serializer
 from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.serializers import CharField, IntegerField
+from rest_framework.serializers import BooleanField, CharField, IntegerField
 from rest_framework.views import APIView
 
 from activity.api import LogAssociationsInputSerializer
@@ -209,24 +209,19 @@ class EmailDetailApi(APIView):
 
 
 class EmailEventsApi(APIView):
-    @extend_schema_serializer(component_name="TrackingEvent")
-    class OutputSerializer(serializers.Serializer):
-        id = serializers.IntegerField()
-        kind = serializers.CharField()
-        occurred_at = serializers.DateTimeField()
-        verdict = serializers.CharField()
-        reason = serializers.CharField()
-        counted = serializers.BooleanField()
-        inferred = serializers.BooleanField()
-        ip = serializers.IPAddressField(allow_null=True)
-        user_agent = serializers.CharField(allow_blank=True)
-        method = serializers.CharField(allow_blank=True)
-        link_id = serializers.IntegerField(allow_null=True)
-        link_url = serializers.CharField(
-            allow_null=True, source="link.url", default=None
-        )
-        trap = serializers.BooleanField(source="link.is_trap", default=False)
-        contact_id = serializers.IntegerField(allow_null=True)
+    # One hit as stored, with its verdict and why (T5-T7), and its link when a click.
+    OutputSerializer = record_shape(
+        "TrackingEvent",
+        kind=CharField, occurred_at=serializers.DateTimeField, verdict=CharField,
+        reason=CharField, counted=BooleanField, inferred=BooleanField,
+        ip=partial(serializers.IPAddressField, allow_null=True),
+        user_agent=partial(CharField, allow_blank=True),
+        method=partial(CharField, allow_blank=True),
+        link_id=partial(IntegerField, allow_null=True),
+        link_url=partial(CharField, allow_null=True, source="link.url", default=None),
+        trap=partial(BooleanField, source="link.is_trap", default=False),
+        contact_id=partial(IntegerField, allow_null=True),
+    )  # fmt: skip
 
     @list_operation(
         "emails_events_list", OutputSerializer, name="TrackingEvent", errors={}
