@@ -32,6 +32,7 @@ from asgiref.sync import sync_to_async
 from django.conf import settings
 
 from config.client_address import scope_client
+from config.outages import OutageLog
 from tracking import tokens
 from tracking.spill import JournalError, Replayer, SpillJournal
 
@@ -136,8 +137,11 @@ class DurableWriter:
         self.journal = journal
         self.replayer = Replayer(journal, stream.client, stream.stream)
         self.skip_stream_until = 0.0
-        self.down_since: float | None = (
-            None  # the stream's outage, as this worker saw it
+        # The stream's outage, as this worker saw it.
+        self.outage = OutageLog(
+            logger,
+            "hit stream unavailable, spilling to %s: %r",
+            "hit stream back after %.1f s (%s batches spilled)",
         )
 
     async def __call__(self, hits: list[Hit]) -> None:
@@ -147,20 +151,9 @@ class DurableWriter:
                 await self.stream(hits)
             except Exception as exc:  # whatever it is, the journal takes the batch
                 self.skip_stream_until = time.monotonic() + STREAM_RETRY_AFTER_S
-                if self.down_since is None:
-                    self.down_since = time.monotonic()
-                    logger.warning(
-                        "hit stream unavailable, spilling to %s: %r",
-                        self.journal.directory,
-                        exc,
-                    )
+                self.outage.failed(self.journal.directory, exc)
             else:
-                if self.down_since is not None:
-                    logger.info(
-                        "hit stream back after %.1f s",
-                        time.monotonic() - self.down_since,
-                    )
-                    self.down_since = None
+                self.outage.over()
                 return
         try:
             await self.journal.spill(hits)

@@ -26,7 +26,6 @@ import fcntl
 import logging
 import os
 import socket
-import time
 import uuid
 from collections import Counter
 from dataclasses import dataclass
@@ -34,6 +33,8 @@ from pathlib import Path
 from typing import IO, Any
 
 import orjson
+
+from config.outages import OutageLog
 
 logger = logging.getLogger(__name__)
 
@@ -212,7 +213,11 @@ class Replayer:
         # in Redis (`<stream>:lost`, `<stream>:refused`).
         self.unreported: Counter[str] = Counter()
         self.task: asyncio.Task[None] | None = None
-        self.failing_since: float | None = None
+        self.outage = OutageLog(
+            logger,
+            "spill journal replay waits: %s",
+            "spill journal replay resumed after %.1f s (%s attempts)",
+        )
 
     def start(self) -> None:
         if self.task is None or self.task.done():
@@ -224,16 +229,9 @@ class Replayer:
             try:
                 await self.replay()
             except Exception as exc:  # Redis still down, or the disk: try again later
-                if self.failing_since is None:
-                    self.failing_since = time.monotonic()
-                    logger.warning("spill journal replay waits: %s", exc)
+                self.outage.failed(exc)
             else:
-                if self.failing_since is not None:
-                    logger.info(
-                        "spill journal replay resumed after %.1f s",
-                        time.monotonic() - self.failing_since,
-                    )
-                    self.failing_since = None
+                self.outage.over()
 
     async def replay(self) -> int:
         """Replay every journal that can be taken; returns how many hits went in."""

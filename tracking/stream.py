@@ -26,7 +26,7 @@ from django.db import (
     connection,
 )
 
-from config.outages import transient
+from config.outages import OutageLog, transient
 from tracking import lists
 from tracking.ingest import Batch, Notify, classify_batch, ingest_hits, store_batch
 from tracking.notifications import BackgroundNotifier, notify_tracking_events
@@ -279,38 +279,30 @@ def _no_group(exc: BaseException) -> bool:
 
 
 class Outage:
-    """Capped exponential backoff, and one log line when an outage starts and one when
-    it ends (a retry loop that logged every attempt grew its log by megabytes)."""
+    """Capped exponential backoff, logged once when the outage starts and once when it
+    ends (config.outages.OutageLog)."""
 
     def __init__(self, first: float = 0.1, cap: float = 2.0) -> None:
         self.first = first
         self.cap = cap
         self.delay = 0.0
-        self.since: float | None = None
-        self.attempts = 0
+        self.log = OutageLog(
+            logger,
+            "ingestion paused: %s; retrying until it answers again",
+            "ingestion resumed after %.1f s (%s attempts)",
+            start_level=logging.ERROR,
+            end_level=logging.WARNING,
+        )
 
     def failed(self, exc: BaseException) -> float:
         """Record a failed attempt; returns how long to wait before the next."""
-        self.attempts += 1
-        if self.since is None:
-            self.since = time.monotonic()
-            logger.error(
-                "ingestion paused: %s; retrying until it answers again",
-                _describe(exc),
-            )
+        self.log.failed(_describe(exc))
         self.delay = min(self.cap, self.delay * 2 if self.delay else self.first)
         return self.delay
 
     def over(self) -> None:
-        if self.since is not None:
-            logger.warning(
-                "ingestion resumed after %.1f s (%s attempts)",
-                time.monotonic() - self.since,
-                self.attempts,
-            )
-            self.since = None
-            self.attempts = 0
-            self.delay = 0.0
+        self.log.over()
+        self.delay = 0.0
 
 
 def _describe(exc: BaseException) -> str:
