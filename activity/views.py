@@ -444,8 +444,6 @@ def feed(request: HttpRequest) -> HttpResponse:
     page = Paginator(feed_for_user(request.user, filters), FEED_PAGE_SIZE).get_page(
         request.GET.get("page")
     )
-    query = request.GET.copy()
-    query.pop("page", None)
     context = {
         "page": page,
         "rows": feed_rows(list(page.object_list)),
@@ -453,7 +451,6 @@ def feed(request: HttpRequest) -> HttpResponse:
         "states": FEED_STATES,
         "contacts": feed_contacts(request.user),
         "companies": feed_companies(request.user),
-        "query": query.urlencode(),
         "filtered": any(value not in ("", None) for value in vars(filters).values()),
         "unlinked": logged_unlinked_for_user(request.user)[:UNLINKED_SHOWN],
     }

@@ -25,3 +25,12 @@ def money(amount: Decimal | None) -> str:
 def writable_by(record: Any, user: Any) -> bool:
     """The API's write rule for one record (crm.selectors.record_writable_by)."""
     return selectors.record_writable_by(user, record)
+
+
+@register.simple_tag(takes_context=True)
+def page_query(context: Any) -> str:
+    """The page's query string without `page`, ending in `&` when not empty: the
+    pagination links keep the search and filters they were reached with."""
+    query = context["request"].GET.copy()
+    query.pop("page", None)
+    return f"{query.urlencode()}&" if query else ""

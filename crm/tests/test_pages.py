@@ -79,6 +79,17 @@ def test_the_contact_list_is_paginated(alice_client: Client) -> None:
     assert "Page 1 of 2" in first.content.decode()
 
 
+def test_the_pages_links_keep_the_search(alice_client: Client) -> None:
+    for n in range(30):
+        factories.contact(f"p{n}@acme.com")
+
+    page = alice_client.get(reverse("contact-list"), {"q": "acme", "page": 2})
+
+    html = page.content.decode()
+    assert 'href="?q=acme&amp;page=1" rel="prev"' in html
+    assert "rel=\"next\"" not in html
+
+
 def test_the_contact_page_shows_fields_links_and_an_empty_timeline(
     alice_client: Client,
 ) -> None:
