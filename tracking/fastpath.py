@@ -141,7 +141,7 @@ class DurableWriter:
         self.outage = OutageLog(
             logger,
             "hit stream unavailable, spilling to %s: %r",
-            "hit stream back after %.1f s (%s batches spilled)",
+            "hit stream back after %.1f s (%s failed writes)",
         )
 
     async def __call__(self, hits: list[Hit]) -> None:
