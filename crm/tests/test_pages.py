@@ -83,7 +83,7 @@ def test_the_pages_links_keep_the_search(alice_client: Client) -> None:
     for n in range(30):
         factories.contact(f"p{n}@acme.com")
 
-    page = alice_client.get(reverse("contact-list"), {"q": "acme", "page": 2})
+    page = alice_client.get(reverse("contact-list"), {"q": "acme", "page": "2"})
 
     html = page.content.decode()
     assert 'href="?q=acme&amp;page=1" rel="prev"' in html
