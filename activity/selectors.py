@@ -7,6 +7,7 @@ import binascii
 import json
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 from django.conf import settings
@@ -17,6 +18,7 @@ from django.shortcuts import get_object_or_404
 
 from activity.models import Attachment, InboundEmail, InboundStatus, LoggedEmail
 from config.api import NotAllowed
+from config.digest_cache import fetch_prepared
 from crm import selectors as crm
 from crm.models import Company, Contact, Deal, Ticket
 from settings_admin.models import AccountSettings, UserSettings
@@ -152,14 +154,26 @@ SELECT md5(concat(
 """
 
 
-def timeline_fingerprint(
+def timeline_digest_query(
     record: Model, user: User | AnonymousUser, *, cursor: str | None, size: int
-) -> str | None:
-    """A digest of what `timeline_page(record, cursor=cursor, size=size)` shows to
-    `user`, in one query (PostgreSQL; None elsewhere). Its page is the selector's
-    own keyset query. Raises BadCursor as timeline_page does."""
-    if connection.vendor != "postgresql":
-        return None
+) -> tuple[str, list[Any]]:
+    """The query (SQL and parameters) of a digest of what `timeline_page(record,
+    cursor=cursor, size=size)` shows to `user`: one row, one column. Its page is the
+    selector's own keyset query. Raises BadCursor as timeline_page does."""
+    sql, params = _page_sql(type(record), record.pk, cursor, size)
+    return (
+        _FINGERPRINT_SQL.format(page=sql),
+        [*params, list(COUNTED_VERDICTS), user.pk],
+    )
+
+
+@lru_cache(maxsize=1024)
+def _page_sql(
+    model: type[Model], pk: int, cursor: str | None, size: int
+) -> tuple[str, tuple[Any, ...]]:
+    """The keyset page's SQL, compiled once per record and cursor (the ORM's compiler
+    costs more than the digest query it feeds)."""
+    record = model(pk=pk)
     page = (
         _timeline_rows(record, cursor)
         .select_related(None)
@@ -167,12 +181,16 @@ def timeline_fingerprint(
         .values("id", "is_pinned", "sent_at")[: size + 1]
     )
     sql, params = page.query.sql_with_params()
-    with connection.cursor() as cursor_:
-        cursor_.execute(
-            _FINGERPRINT_SQL.format(page=sql),
-            [*params, list(COUNTED_VERDICTS), user.pk],
-        )
-        row = cursor_.fetchone()
+    return sql, tuple(params)
+
+
+def timeline_fingerprint(
+    record: Model, user: User | AnonymousUser, *, cursor: str | None, size: int
+) -> str | None:
+    """The digest of `timeline_digest_query` (PostgreSQL; None elsewhere)."""
+    if connection.vendor != "postgresql":
+        return None
+    row = fetch_prepared(*timeline_digest_query(record, user, cursor=cursor, size=size))
     return str(row[0]) if row else None
 
 

@@ -153,9 +153,12 @@ def timeline_cards(
     ]
 
 
-def timeline_context(request: HttpRequest, record: Model, kind: str) -> dict[str, Any]:
+def timeline_context(
+    request: HttpRequest, record: Model, kind: str, *, csrf_token: str | None = None
+) -> dict[str, Any]:
     """The record page's timeline: the page after `?cursor=` (first without one), its
-    cards' HTML from activity.timeline_cache."""
+    cards' HTML from activity.timeline_cache, with `csrf_token` in its forms (this
+    response's token unless given: a page cached whole gives its placeholder)."""
     cursor = request.GET.get("cursor") or None
     page_url = reverse(RECORD_PAGES[kind], args=[record.pk])
     timeline_url = reverse("timeline-page", args=[kind, record.pk])
@@ -179,6 +182,7 @@ def timeline_context(request: HttpRequest, record: Model, kind: str) -> dict[str
             cursor=cursor,
             size=TIMELINE_CARDS,
             render=render_page,
+            csrf_token=csrf_token,
         )
     except BadCursor as exc:
         raise Http404("Unknown cursor.") from exc

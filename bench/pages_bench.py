@@ -221,14 +221,15 @@ def timeline_times(rep: Any, contact: Any) -> dict[str, Any]:
 
 
 def _missed(client: Any, url: str, deep_url: str) -> dict[str, float]:
-    """The same pages with the cards' cache always missing (activity.timeline_cache):
-    what the first view after a change costs (selector, cards, template, digest)."""
+    """The same pages with the cards' cache always missing (activity.timeline_cache,
+    config.digest_cache): what the first view after a change costs (selector, cards,
+    template, digest)."""
     from django.core.cache.backends.dummy import DummyCache
 
-    from activity import timeline_cache
+    from config import digest_cache
 
-    kept = timeline_cache.cache
-    timeline_cache.cache = DummyCache("bench", {})
+    kept = digest_cache.cache
+    digest_cache.cache = DummyCache("bench", {})
     timings: dict[str, list[float]] = {"first": [], "deep": []}
     try:
         for n in range(REQUESTS // 2 + 5):
@@ -238,7 +239,7 @@ def _missed(client: Any, url: str, deep_url: str) -> dict[str, float]:
                 if n >= 5:
                     timings[name].append((time.perf_counter() - started) * 1000)
     finally:
-        timeline_cache.cache = kept
+        digest_cache.cache = kept
     return {
         "timeline_first_miss_p95_ms": round(_percentile(timings["first"], 0.95), 2),
         "timeline_deep_miss_p95_ms": round(_percentile(timings["deep"], 0.95), 2),

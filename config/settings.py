@@ -114,6 +114,14 @@ if DATABASE_URL:
             conn_health_checks=True,
         )
     }
+    # Server-side prepared statements for the queries that ask for them
+    # (config.digest_cache.fetch_prepared: the cached pages' digests, on every page
+    # view). Django's own queries bind on the client and are never prepared. Set
+    # DB_PREPARED=0 behind a pooler that cannot keep them (PgBouncer in transaction
+    # mode before 1.21).
+    DATABASES["default"].setdefault("OPTIONS", {})["prepare_threshold"] = (
+        5 if env_bool("DB_PREPARED", True) else None
+    )
     # DB_POOL_SIZE > 0: a psycopg pool of that many connections per process instead
     # of a persistent connection per thread. The ASGI process (`live` in the Procfile)
     # needs it: Django runs each request's sync code on a thread of its own there, and

@@ -24,13 +24,16 @@ from django.http import (
     HttpResponseRedirect,
     JsonResponse,
 )
+from django.middleware.csrf import get_token
 from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
-from activity.views import timeline_context
+from activity.views import TIMELINE_CARDS, timeline_context
 from config.api import DomainError, NotAllowed
-from crm import kinds, selectors, services
+from config.digest_cache import cached_html
+from crm import kinds, page_cache, selectors, services
 from crm.forms import (
     CompanyForm,
     ContactForm,
@@ -118,21 +121,47 @@ def _picker(request: HttpRequest, kind: str) -> dict[str, Any]:
 
 
 def _detail(request: HttpRequest, kind: str, pk: int) -> HttpResponse:
-    record = _get(KINDS[kind], request, pk)
-    context: dict[str, Any] = {
-        kind: record,
-        "record": record,
-        "kind": kind,
-        "linkable": LINKABLE[kind],
-        "can_edit": selectors.record_writable_by(request.user, record),
-        "picker": _picker(request, kind),
-    }
-    for other in LINKABLE[kind]:
-        context[f"{other}_links"] = selectors.association_links(record, other)
-    if kind == "contact":
-        context["primary_company"] = selectors.contact_primary_company(record)
-    context.update(timeline_context(request, record, KINDS[kind].plural))
-    return render(request, f"crm/{kind}_detail.html", context)
+    """The record's page, served whole from crm.page_cache while nothing it shows
+    changed."""
+    spec = KINDS[kind]
+
+    def render_page(csrf_token: str) -> str:
+        record = _get(spec, request, pk)
+        context: dict[str, Any] = {
+            kind: record,
+            "record": record,
+            "kind": kind,
+            "linkable": LINKABLE[kind],
+            "can_edit": selectors.record_writable_by(request.user, record),
+            "picker": _picker(request, kind),
+            "csrf_token": csrf_token,
+        }
+        for other in LINKABLE[kind]:
+            context[f"{other}_links"] = selectors.association_links(record, other)
+        if kind == "contact":
+            context["primary_company"] = selectors.contact_primary_company(record)
+        context.update(
+            timeline_context(request, record, spec.plural, csrf_token=csrf_token)
+        )
+        return render_to_string(f"crm/{kind}_detail.html", context, request)
+
+    if not page_cache.cacheable(request):
+        return HttpResponse(render_page(get_token(request)))
+    cursor = request.GET.get("cursor") or None
+    html = cached_html(
+        request,
+        ("record-page", kind, str(pk)),
+        digest=lambda: page_cache.record_page_digest(
+            request,
+            kind,
+            pk,
+            linkable=LINKABLE[kind],
+            cursor=cursor,
+            size=TIMELINE_CARDS,
+        ),
+        render=render_page,
+    )
+    return HttpResponse(html)
 
 
 @login_required
