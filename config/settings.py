@@ -169,7 +169,8 @@ if REDIS_URL:
     }
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            # Django's Redis cache, one redis-py client per pool (config.redis_pool).
+            "BACKEND": "config.redis_pool.RedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": env_str("CACHE_PREFIX", "beacon"),
             # One pool per process, not one per ASGI request or socket (its docstring).

@@ -30,3 +30,16 @@ def test_every_async_context_shares_the_process_pool(redis_url: str) -> None:
     pools = {id(pool) for _, pool in found}
     assert len(backends) == 20  # a backend per context, as Django does
     assert len(pools) == 1
+
+
+def test_every_cache_call_of_the_process_uses_one_redis_client(redis_url: str) -> None:
+    """Django builds a redis-py client per cache call; ours keeps one per pool."""
+
+    async def handle(value: int) -> Any:
+        backend: Any = caches["default"]
+        await backend.aset("redis-client-probe", value, 5)
+        assert await backend.aget("redis-client-probe") == value
+        return backend._cache.get_client(write=True)
+
+    clients = {id(contextvars.Context().run(asyncio.run, handle(n))) for n in range(5)}
+    assert len(clients) == 1
