@@ -23,18 +23,10 @@ from django.db import connection
 from django.db.models import Field, Model
 from django.http import HttpRequest
 
-from activity.selectors import BadCursor, timeline_digest_query
+from activity.selectors import RECORD_MODELS, BadCursor, timeline_digest_query
 from config.digest_cache import fetch_prepared
-from crm.models import Company, Contact, ContactEmail, Deal, Ticket
+from crm.models import Contact, ContactEmail
 from crm.selectors import association_model
-
-_MODELS: dict[str, type[Model]] = {
-    "contact": Contact,
-    "company": Company,
-    "deal": Deal,
-    "ticket": Ticket,
-}
-
 
 # Each part is one JSON text of what the page shows; `rec.id` is the record's id.
 # Table and column names come from the models (`_sql`), never from a request.
@@ -119,18 +111,19 @@ def _has_stage(model: type[Model]) -> bool:
 
 def record_page_digest(
     request: HttpRequest,
-    kind: str,
+    plural: str,
     pk: int,
     *,
     linkable: tuple[str, ...],
     cursor: str | None,
     size: int,
 ) -> str | None:
-    """The digest of a record page as `request.user` sees it; None when the record
-    is missing (or without PostgreSQL)."""
+    """The digest of the page of the record `pk` of kind `plural` ("contacts", ...)
+    as `request.user` sees it; None when the record is missing (or without
+    PostgreSQL)."""
     if connection.vendor != "postgresql" or not -(2**63) <= pk < 2**63:
         return None
-    record_model = _MODELS[kind]
+    record_model = RECORD_MODELS[plural]
     record = record_model(pk=pk)
     try:
         timeline_sql, timeline_params = timeline_digest_query(

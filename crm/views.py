@@ -153,7 +153,7 @@ def _detail(request: HttpRequest, kind: str, pk: int) -> HttpResponse:
         ("record-page", kind, str(pk)),
         digest=lambda: page_cache.record_page_digest(
             request,
-            kind,
+            spec.plural,
             pk,
             linkable=LINKABLE[kind],
             cursor=cursor,
