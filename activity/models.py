@@ -207,6 +207,55 @@ class LoggedEmail(models.Model):
         return self.subject or self.message_id
 
 
+class TimelineEntry(models.Model):
+    """One visible logged email on one record's timeline, with the keyset's columns.
+
+    Kept by PostgreSQL triggers (migration 0006), never written by Django:
+    - a link made or removed in an association table adds or removes its entry;
+    - an email's pinned flag or date changing updates its entries;
+    - an email deleted (`deleted_at`, or the row) loses its entries, and gets them back
+      when restored.
+    Any path that writes (services, the admin, a bulk `update()`) keeps the entries
+    true.
+
+    A record's page of cards reads its own index range instead of walking the
+    account-wide `logged_timeline` index past every newer email of other records. That
+    walk made a record whose emails are few and old cost as much as the account is
+    large. Without PostgreSQL (the embedded mode) the timeline reads the emails as
+    before.
+    """
+
+    record_kind = models.CharField(max_length=10)  # "contacts", "companies", ...
+    record_id = models.BigIntegerField()
+    email_id = models.BigIntegerField()
+    is_pinned = models.BooleanField()
+    sent_at = models.DateTimeField()
+
+    class Meta:
+        indexes = [
+            models.Index(
+                fields=[
+                    "record_kind",
+                    "record_id",
+                    "-is_pinned",
+                    "-sent_at",
+                    "-email_id",
+                ],
+                name="timeline_entry_order",
+            ),
+            models.Index(fields=["email_id"], name="timeline_entry_email"),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["record_kind", "record_id", "email_id"],
+                name="timeline_entry_once",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"email {self.email_id} on {self.record_kind} {self.record_id}"
+
+
 def attachment_upload_to(instance: Attachment, filename: str) -> str:
     return f"attachments/{filename}"
 

@@ -16,7 +16,13 @@ from django.db import connection
 from django.db.models import Count, Min, Model, Q, QuerySet
 from django.shortcuts import get_object_or_404
 
-from activity.models import Attachment, InboundEmail, InboundStatus, LoggedEmail
+from activity.models import (
+    Attachment,
+    InboundEmail,
+    InboundStatus,
+    LoggedEmail,
+    TimelineEntry,
+)
 from config.api import NotAllowed
 from config.digest_cache import fetch_prepared
 from crm import selectors as crm
@@ -52,10 +58,14 @@ def record_get(kind: str, pk: int) -> Model:
 
 def timeline_queryset(record: Model) -> QuerySet[LoggedEmail]:
     """The record's logged emails: pinned first, then newest first (V1)."""
+    return _in_timeline_order(
+        LoggedEmail.objects.visible().filter(**{_link_name(record): record})
+    )
+
+
+def _in_timeline_order(rows: QuerySet[LoggedEmail]) -> QuerySet[LoggedEmail]:
     return (
-        LoggedEmail.objects.visible()
-        .filter(**{_link_name(record): record})
-        .select_related("sender", "tracked_email")
+        rows.select_related("sender", "tracked_email")
         .prefetch_related(*_DETAILS)
         .order_by("-is_pinned", "-sent_at", "-id")
     )
@@ -83,12 +93,12 @@ def cursor_decode(cursor: str) -> tuple[bool, datetime, int]:
         raise BadCursor("Unknown cursor.") from exc
 
 
-def _after(pinned: bool, sent_at: datetime, pk: int) -> Q:
+def _after(pinned: bool, sent_at: datetime, pk: int, *, id_field: str = "id") -> Q:
     """Rows after the cursor in (pinned desc, sent_at desc, id desc) order. The bare
-    `sent_at__lte` makes it a range on the logged_timeline index, so a deep page starts
+    `sent_at__lte` makes it a range on the timeline's index, so a deep page starts
     where the last one ended instead of filtering everything before it."""
     same = Q(is_pinned=pinned, sent_at__lte=sent_at) & (
-        Q(sent_at__lt=sent_at) | Q(id__lt=pk)
+        Q(sent_at__lt=sent_at) | Q(**{f"{id_field}__lt": pk})
     )
     return same | Q(is_pinned=False) if pinned else same
 
@@ -98,17 +108,30 @@ def timeline_page(
 ) -> tuple[list[LoggedEmail], str | None]:
     """One page of the record's timeline and the cursor of the next, if any.
     Raises BadCursor for a cursor this never made."""
-    page = list(_timeline_rows(record, cursor)[: size + 1])
+    page = list(_timeline_rows(record, cursor, size + 1)[: size + 1])
     if len(page) <= size:
         return page, None
     return page[:size], cursor_encode(page[size - 1])
 
 
-def _timeline_rows(record: Model, cursor: str | None) -> QuerySet[LoggedEmail]:
-    rows = timeline_queryset(record)
-    if cursor:
-        rows = rows.filter(_after(*cursor_decode(cursor)))
-    return rows
+def _timeline_rows(
+    record: Model, cursor: str | None, limit: int
+) -> QuerySet[LoggedEmail]:
+    """The record's emails after `cursor`, in timeline order; the caller takes the
+    first `limit`. On PostgreSQL the page is found in the record's own range of the
+    TimelineEntry index (its docstring), then its emails read by id; elsewhere the
+    emails are filtered and ordered themselves."""
+    after = cursor_decode(cursor) if cursor else None
+    if connection.vendor != "postgresql":
+        rows = timeline_queryset(record)
+        return rows.filter(_after(*after)) if after else rows
+    entries = TimelineEntry.objects.filter(
+        record_kind=_link_name(record), record_id=record.pk
+    )
+    if after:
+        entries = entries.filter(_after(*after, id_field="email_id"))
+    page = entries.order_by("-is_pinned", "-sent_at", "-email_id").values("email_id")
+    return _in_timeline_order(LoggedEmail.objects.visible().filter(id__in=page[:limit]))
 
 
 # Everything a page of timeline cards shows, per email (activity/_email_card.html and
@@ -175,7 +198,7 @@ def _page_sql(
     costs more than the digest query it feeds)."""
     record = model(pk=pk)
     page = (
-        _timeline_rows(record, cursor)
+        _timeline_rows(record, cursor, size + 1)
         .select_related(None)
         .prefetch_related(None)
         .values("id", "is_pinned", "sent_at")[: size + 1]
