@@ -21,7 +21,6 @@ from channels.auth import AuthMiddlewareStack  # noqa: E402 - after setup
 from channels.routing import URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
-from config.process import tune_garbage_collector  # noqa: E402
 from config.routing import websocket_urlpatterns  # noqa: E402
 from tracking.fastpath import Receive, Scope, Send, tracking_app  # noqa: E402
 
@@ -46,7 +45,6 @@ async def _lifespan(receive: Receive, send: Send) -> None:
         message: dict[str, Any] = await receive()
         if message["type"] == "lifespan.startup":
             tracking_app.startup()
-            tune_garbage_collector()
             await send({"type": "lifespan.startup.complete"})
         elif message["type"] == "lifespan.shutdown":
             await send({"type": "lifespan.shutdown.complete"})
