@@ -42,23 +42,14 @@ class SharedClient(RedisCacheClient):
     client is thread-safe; it takes a connection from the pool per command."""
 
     _shared_clients: ClassVar[dict[int, redis.Redis]] = {}
-    # Django's own attributes (django.core.cache.backends.redis), not in its stubs.
-    _servers: list[str]
-    _pools: dict[int, redis.ConnectionPool]
-    _pool_class: type[redis.ConnectionPool]
-    _pool_options: dict[str, Any]
-    _client: type[redis.Redis]
 
     def get_client(self, key: Any = None, *, write: bool = False) -> redis.Redis:
-        index: int = self._get_connection_pool_index(write)  # type: ignore[attr-defined]
-        pool = self._pools.get(index)
-        if pool is None:
-            pool = self._pools[index] = self._pool_class.from_url(
-                self._servers[index], **self._pool_options
-            )
+        # Django's own pool lookup; only the client on top of it is kept.
+        pool: redis.ConnectionPool = self._get_connection_pool(write)  # type: ignore[attr-defined]
         client = self._shared_clients.get(id(pool))
         if client is None or client.connection_pool is not pool:
-            client = self._shared_clients[id(pool)] = self._client(connection_pool=pool)
+            client = self._client(connection_pool=pool)  # type: ignore[attr-defined]
+            self._shared_clients[id(pool)] = client
         return client
 
 
