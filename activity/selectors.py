@@ -108,7 +108,7 @@ def timeline_page(
 ) -> tuple[list[LoggedEmail], str | None]:
     """One page of the record's timeline and the cursor of the next, if any.
     Raises BadCursor for a cursor this never made."""
-    page = list(_timeline_rows(record, cursor, size + 1)[: size + 1])
+    page = list(_timeline_rows(record, cursor, size + 1))
     if len(page) <= size:
         return page, None
     return page[:size], cursor_encode(page[size - 1])
@@ -117,14 +117,14 @@ def timeline_page(
 def _timeline_rows(
     record: Model, cursor: str | None, limit: int
 ) -> QuerySet[LoggedEmail]:
-    """The record's emails after `cursor`, in timeline order; the caller takes the
-    first `limit`. On PostgreSQL the page is found in the record's own range of the
-    TimelineEntry index (its docstring), then its emails read by id; elsewhere the
-    emails are filtered and ordered themselves."""
+    """The first `limit` of the record's emails after `cursor`, in timeline order. On
+    PostgreSQL the page is found in the record's own range of the TimelineEntry index
+    (its docstring), then its emails read by id; elsewhere the emails are filtered and
+    ordered themselves."""
     after = cursor_decode(cursor) if cursor else None
     if connection.vendor != "postgresql":
         rows = timeline_queryset(record)
-        return rows.filter(_after(*after)) if after else rows
+        return (rows.filter(_after(*after)) if after else rows)[:limit]
     entries = TimelineEntry.objects.filter(
         record_kind=_link_name(record), record_id=record.pk
     )
@@ -201,7 +201,7 @@ def _page_sql(
         _timeline_rows(record, cursor, size + 1)
         .select_related(None)
         .prefetch_related(None)
-        .values("id", "is_pinned", "sent_at")[: size + 1]
+        .values("id", "is_pinned", "sent_at")
     )
     sql, params = page.query.sql_with_params()
     return sql, tuple(params)

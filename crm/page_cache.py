@@ -19,6 +19,7 @@ from __future__ import annotations
 from functools import lru_cache
 
 from django.contrib import messages
+from django.contrib.auth.models import AnonymousUser, User
 from django.db import connection
 from django.db.models import Field, Model
 from django.http import HttpRequest
@@ -110,7 +111,7 @@ def _has_stage(model: type[Model]) -> bool:
 
 
 def record_page_digest(
-    request: HttpRequest,
+    user: User | AnonymousUser,
     plural: str,
     pk: int,
     *,
@@ -119,7 +120,7 @@ def record_page_digest(
     size: int,
 ) -> str | None:
     """The digest of the page of the record `pk` of kind `plural` ("contacts", ...)
-    as `request.user` sees it; None when the record is missing (or without
+    as `user` sees it; None when the record is missing (or without
     PostgreSQL)."""
     if connection.vendor != "postgresql" or not -(2**63) <= pk < 2**63:
         return None
@@ -127,7 +128,7 @@ def record_page_digest(
     record = record_model(pk=pk)
     try:
         timeline_sql, timeline_params = timeline_digest_query(
-            record, request.user, cursor=cursor, size=size
+            record, user, cursor=cursor, size=size
         )
     except BadCursor:
         return None

@@ -152,7 +152,7 @@ def _detail(request: HttpRequest, kind: str, pk: int) -> HttpResponse:
         request,
         ("record-page", kind, str(pk)),
         digest=lambda: page_cache.record_page_digest(
-            request,
+            request.user,
             spec.plural,
             pk,
             linkable=LINKABLE[kind],
