@@ -49,10 +49,6 @@ DATABASE_URL = os.environ.get(
 )
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/9")
 SECONDS = float(os.environ.get("BENCH_SECONDS", "15"))
-# Pixel load before the measured run, not counted: the server's workers finish starting
-# (Django, the lifespan's garbage-collector freeze) while wrk already connects, and those
-# first stalls made the p99 swing from 6 to 43 ms between runs of the same code.
-PIXEL_WARMUP = float(os.environ.get("BENCH_PIXEL_WARMUP", "2"))
 INGEST_HITS = int(os.environ.get("BENCH_INGEST_HITS", "100000"))
 WORKERS = os.environ.get("BENCH_WORKERS", "2")
 # Extra granian options to compare (e.g. "--http 1"); the Procfile's set by default.
@@ -174,31 +170,14 @@ def start_ingestor() -> subprocess.Popen[bytes]:
     return start([str(BIN / "python"), "manage.py", "run_tracking_ingest"])
 
 
-def _wrk(url: str, seconds: float) -> str:
-    return subprocess.run(  # noqa: S603 - fixed arguments
+def load_wrk(url: str) -> dict[str, float]:
+    out = subprocess.run(  # noqa: S603 - fixed arguments
         [
-            shutil.which("wrk") or "wrk", "-t2", f"-c{CONNECTIONS}", f"-d{seconds:g}s", "--latency",
+            shutil.which("wrk") or "wrk", "-t2", f"-c{CONNECTIONS}", f"-d{SECONDS:g}s", "--latency",
             "-H", "User-Agent: Mozilla/5.0 (bench)", url,
         ],
         capture_output=True, text=True, check=True,
     ).stdout  # fmt: skip
-
-
-def warm_up(url: str) -> None:
-    """PIXEL_WARMUP seconds of the same load, not measured (its hits are counted in
-    hits_acknowledged and stored like the others)."""
-    if not PIXEL_WARMUP:
-        return
-    if shutil.which("wrk"):
-        _wrk(url, PIXEL_WARMUP)
-    else:
-        from bench.pixel_load import run_load
-
-        asyncio.run(run_load(url, connections=CONNECTIONS, seconds=PIXEL_WARMUP))
-
-
-def load_wrk(url: str) -> dict[str, float]:
-    out = _wrk(url, SECONDS)
     log(out)
     latency = {
         share: wrk_ms(value, unit)
@@ -434,7 +413,6 @@ def main() -> None:
         if not INGEST_DURING_LOAD:
             # The ingestor's work is measured on its own below; hits wait in the stream.
             stop(ingestor)
-        warm_up(url)
         log(f"loading {url} for {SECONDS:g}s with {CONNECTIONS} connections")
         results.update(load_wrk(url) if shutil.which("wrk") else load_python(url))
         if ingestor.poll() is not None:

@@ -118,7 +118,8 @@ if DATABASE_URL:
     # (config.digest_cache.fetch_prepared: the cached pages' digests, on every page
     # view). Django's own queries bind on the client and are never prepared. Set
     # DB_PREPARED=0 behind a pooler that cannot keep them (PgBouncer in transaction
-    # mode before 1.21).
+    # mode before 1.21): Django's default threshold, None, turns them off, and
+    # fetch_prepared then plans each time.
     # Their plans are generic: the same plan for every record, made once per
     # connection. Left to choose, PostgreSQL planned the record page's digest anew on
     # every run (~1 ms, four times what running it costs), as its estimate for an
@@ -128,8 +129,6 @@ if DATABASE_URL:
         DATABASES["default"].setdefault("OPTIONS", {}).update(
             prepare_threshold=5, options="-c plan_cache_mode=force_generic_plan"
         )
-    else:
-        DATABASES["default"].setdefault("OPTIONS", {})["prepare_threshold"] = None
     # DB_POOL_SIZE > 0: a psycopg pool of that many connections per process instead
     # of a persistent connection per thread. The ASGI process (`live` in the Procfile)
     # needs it: Django runs each request's sync code on a thread of its own there, and
