@@ -19,9 +19,7 @@ from django.db.models import Model
 from django.http import HttpRequest
 
 from activity.selectors import timeline_fingerprint
-from config.digest_cache import CSRF_PLACEHOLDER, cached_html
-
-__all__ = ["CSRF_PLACEHOLDER", "cached_timeline"]
+from config.digest_cache import cached_html
 
 
 def cached_timeline(

@@ -19,7 +19,7 @@ from django.utils import timezone
 from activity import services
 from activity.models import Attachment, LoggedEmail
 from activity.tests.cockpit import BASE_TIME, event, logged, tracked
-from activity.timeline_cache import CSRF_PLACEHOLDER
+from config.digest_cache import CSRF_PLACEHOLDER
 from crm.models import Contact
 from crm.tests import factories
 from settings_admin.models import NotificationMute
